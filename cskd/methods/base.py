@@ -1,0 +1,140 @@
+"""The method interface and registry.
+
+A method receives the student's and the teacher's :class:`~cskd.features.Features` and the labels, and returns a
+dict of named loss terms that are already weighted: the engine back-propagates their sum. A method owns its
+adapters (optimised together with the student), any private optimisation (a discriminator and its optimiser, which it
+steps itself inside ``forward``), and an optional initialisation stage that the engine runs before main training.
+
+Adding a method is one new module in ``cskd/methods`` that subclasses :class:`Method` under ``@register_method``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from cskd.features import Features, FeatureSpec
+
+_REGISTRY: dict[str, type[Method]] = {}
+
+
+class UnknownMethodError(KeyError):
+    """An unknown method name or option; the message lists the closest valid names."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+def register_method(name: str):
+    """Class decorator: make a :class:`Method` subclass available under ``name``."""
+
+    def decorate(cls: type[Method]) -> type[Method]:
+        if name in _REGISTRY:
+            raise ValueError(f"method {name!r} is registered twice ({_REGISTRY[name].__module__}, {cls.__module__})")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorate
+
+
+def close_names(name: str, names: list[str], n: int = 5) -> str:
+    """A human hint listing the names closest to ``name`` (or all of them when none is close)."""
+    close = difflib.get_close_matches(name, names, n=n, cutoff=0.4)
+    shown = close or sorted(names)
+    label = "closest" if close else "available"
+    return f"{label}: {', '.join(shown)}"
+
+
+def method_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_method(name: str) -> type[Method]:
+    """The registered class for ``name``; an unknown name raises with the closest names."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownMethodError(f"unknown method {name!r} ({close_names(name, method_names())})") from None
+
+
+@dataclass(frozen=True)
+class MethodOption:
+    """One hyper-parameter of a method: its default, type and where the default comes from."""
+
+    name: str
+    default: Any
+    annotation: str
+    help: str
+
+
+class Method(nn.Module):
+    """Base class of every distillation method (and of plain cross-entropy).
+
+    Subclasses declare their hyper-parameters as keyword-only ``__init__`` arguments with defaults and document each
+    in ``option_help`` (meaning and source of the default). ``forward`` returns already-weighted loss terms.
+    """
+
+    name: ClassVar[str] = ""
+    #: whether the method needs a teacher at all (``ce`` does not)
+    uses_teacher: ClassVar[bool] = True
+    #: whether ``Features.pre_relu`` must be filled for the student and the teacher
+    needs_pre_relu: ClassVar[bool] = False
+    #: option name -> one line: meaning, and where its default comes from
+    option_help: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, student: FeatureSpec, teacher: FeatureSpec | None) -> None:
+        super().__init__()
+        if self.uses_teacher and teacher is None:
+            raise ValueError(f"method {self.name!r} needs a teacher")
+        self.student_spec = student
+        self.teacher_spec = teacher
+        #: epochs of the initialisation stage run before main training (0: none)
+        self.init_epochs = 0
+        #: the method's own random stream (Gumbel noise, ...), seeded by the engine so runs are repeatable
+        self.rng = torch.Generator()
+
+    def forward(self, student: Features, teacher: Features | None, labels: Tensor) -> dict[str, Tensor]:
+        raise NotImplementedError(f"method {self.name!r} does not implement forward")
+
+    def forward_init(self, student: Features, teacher: Features | None, labels: Tensor) -> dict[str, Tensor]:
+        """Loss terms of the initialisation stage (only called when ``init_epochs > 0``)."""
+        raise NotImplementedError(f"method {self.name!r} has no initialisation stage")
+
+    def trainable_parameters(self) -> Iterator[nn.Parameter]:
+        """Parameters optimised together with the student (adapters). Private modules are excluded by overriding."""
+        return self.parameters()
+
+    def seed(self, seed: int) -> None:
+        self.rng.manual_seed(seed)
+
+    @classmethod
+    def options(cls) -> list[MethodOption]:
+        """The keyword-only constructor arguments: the method's hyper-parameters with their defaults."""
+        params = inspect.signature(cls.__init__).parameters.values()
+        return [
+            MethodOption(p.name, p.default, str(p.annotation), cls.option_help.get(p.name, ""))
+            for p in params
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        ]
+
+    @classmethod
+    def check_options(cls, args: dict[str, Any]) -> None:
+        """Raise :class:`UnknownMethodError` naming the closest options when ``args`` holds an unknown name."""
+        known = [o.name for o in cls.options()]
+        for key in args:
+            if key not in known:
+                hint = close_names(key, known) if known else "it takes none"
+                raise UnknownMethodError(f"method {cls.name!r} has no option {key!r} ({hint})")
+
+
+def build_method(name: str, args: dict[str, Any], student: FeatureSpec, teacher: FeatureSpec | None) -> Method:
+    cls = get_method(name)
+    cls.check_options(args)
+    return cls(student, teacher, **args)

@@ -1,0 +1,117 @@
+"""The CSV schema of results and the append-only, lock-protected writer of ``runs.csv``.
+
+``results/<suite>/runs.csv`` holds one row per finished (or failed) run; ``results/<suite>/epochs/<run_id>.csv`` one
+row per epoch of that run. Every value is raw (numbers as numbers, JSON for nested arguments), never formatted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from filelock import FileLock
+
+#: columns of runs.csv, in order; the README documents each
+RUN_COLUMNS: tuple[str, ...] = (
+    "suite",  # suite name (file stem of benchmarks/<suite>.yaml)
+    "run_id",  # sha256 prefix of the fully resolved run configuration
+    "kind",  # "teacher" or "student"
+    "dataset",  # dataset name as resolved (e.g. cifar10, cifar10-jpeg)
+    "dataset_source",  # where the data came from (official pickle, ImageFolder path, ...)
+    "data_sha256",  # checksum of the decoded train and test arrays and labels
+    "teacher",  # teacher label in the suite (the paper's name, e.g. R101_0.5); empty for teachers and CE
+    "student",  # label of the trained model (for a teacher run: the teacher itself)
+    "teacher_model",  # timm model name and arguments of the teacher (JSON), empty when none
+    "student_model",  # timm model name and arguments of the trained model (JSON)
+    "method",  # method label in the suite (paper column: CE, KD, ..., or ablation label)
+    "method_name",  # registered method name (ce, kd, fitnet, ab, cckd, kdgan, cskd)
+    "method_args",  # JSON of the method's arguments as given in the suite
+    "profile",  # suite profile ("full" when none)
+    "seed",
+    "epochs",  # main-training epochs
+    "init_epochs",  # epochs of the method's initialisation stage (0: none)
+    "train_size",  # training images used
+    "test_size",  # test images used
+    "best_top1",  # best test top-1 (%) over epochs
+    "best_top5",  # test top-5 (%) at the best top-1 epoch
+    "best_epoch",  # epoch (1-based) of best_top1
+    "last_top1",  # test top-1 (%) after the last epoch
+    "last_top5",  # test top-5 (%) after the last epoch
+    "teacher_top1",  # best top-1 (%) of the teacher run used (empty when none)
+    "student_params",  # parameters of the trained model
+    "wall_seconds",  # wall-clock seconds of the run (its share of a lockstep group)
+    "images_per_second",  # training images per second for this run
+    "lockstep",  # number of students trained together on one teacher stream (1: alone)
+    "device",  # cpu, cuda:0 (with GPU name)
+    "torch_version",
+    "timm_version",
+    "cskd_version",
+    "git_commit",
+    "status",  # "ok" or "failed"
+    "error",  # the error message of a failed run
+    "finished_at",  # ISO-8601 UTC time the row was written
+)
+
+#: columns of epochs/<run_id>.csv; loss terms follow as ``loss_<term>`` columns
+EPOCH_COLUMNS: tuple[str, ...] = (
+    "epoch",  # 1-based within its phase
+    "phase",  # "init" (the method's initialisation stage) or "main"
+    "lr",
+    "train_loss",
+    "train_top1",
+    "test_loss",
+    "test_top1",
+    "test_top5",
+    "seconds",
+)
+
+
+def _row_text(row: Mapping[str, Any], columns: Iterable[str]) -> str:
+    buffer = io.StringIO()
+    csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="raise").writerow(
+        {c: "" if row.get(c) is None else row.get(c) for c in columns}
+    )
+    return buffer.getvalue()
+
+
+def lock_for(path: Path) -> FileLock:
+    """The inter-process lock guarding ``path`` (a sibling ``.lock`` file)."""
+    return FileLock(str(path) + ".lock")
+
+
+def append_run_row(path: Path, row: Mapping[str, Any]) -> None:
+    """Append one row to ``runs.csv`` under a file lock, writing the header when the file is new.
+
+    Unknown keys raise; missing keys are written empty. The write is flushed and fsynced before the lock is released,
+    so two runners never interleave or lose rows.
+    """
+    unknown = set(row) - set(RUN_COLUMNS)
+    if unknown:
+        raise KeyError(f"not runs.csv columns: {sorted(unknown)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_for(path):
+        new = not path.exists() or path.stat().st_size == 0
+        with path.open("a", newline="") as handle:
+            if new:
+                handle.write(",".join(RUN_COLUMNS) + "\r\n")
+            handle.write(_row_text(row, RUN_COLUMNS))
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def read_runs(path: Path) -> pd.DataFrame:
+    """All rows of a ``runs.csv`` (an empty frame with the schema's columns when the file does not exist)."""
+    if not path.exists():
+        return pd.DataFrame(columns=list(RUN_COLUMNS))
+    return pd.read_csv(path, keep_default_na=True)
+
+
+def finished_run_ids(path: Path) -> set[str]:
+    """Run ids with a successful row in ``runs.csv``."""
+    runs = read_runs(path)
+    return set(runs.loc[runs["status"] == "ok", "run_id"].astype(str))
