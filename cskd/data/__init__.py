@@ -1,0 +1,29 @@
+"""The data layer: dataset resolution and verification, the decode cache, and the device-resident batch loader.
+
+``load_dataset(name, data_dir)`` returns an :class:`ImageDataset` (uint8 images in memory, with the paper's
+augmentation for it); :class:`DeviceLoader` turns its tensors into augmented, normalised batches on the device.
+"""
+
+from cskd.data.augment import AugmentSpec
+from cskd.data.dataset import ImageDataset
+from cskd.data.errors import DatasetError, DatasetIntegrityError, DatasetNotFoundError, UnknownDatasetError
+from cskd.data.files import resolve_data_dir
+from cskd.data.loader import DeviceLoader
+from cskd.data.registry import dataset_input_size, dataset_names, dataset_status, load_dataset
+from cskd.data.subset import subset
+
+__all__ = [
+    "AugmentSpec",
+    "DatasetError",
+    "DatasetIntegrityError",
+    "DatasetNotFoundError",
+    "DeviceLoader",
+    "ImageDataset",
+    "UnknownDatasetError",
+    "dataset_input_size",
+    "dataset_names",
+    "dataset_status",
+    "load_dataset",
+    "resolve_data_dir",
+    "subset",
+]

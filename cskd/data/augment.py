@@ -1,0 +1,67 @@
+"""The paper's data augmentation as data: padding, crop size, flip and per-channel normalisation.
+
+Paper, Sec. 2 setup table: CIFAR "pad 4 (40x40), random crop 32, horizontal flip, per-channel normalise";
+Tiny ImageNet "resize 72, random crop 64, flip, normalise". The resize happens once when the images are decoded, so
+the stored images are the size this augmentation starts from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+Triple = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class AugmentSpec:
+    """Training augmentation: zero-pad by ``pad``, random ``crop`` x ``crop`` window, horizontal flip with p = 0.5 when
+    ``flip``; then ``(x / 255 - mean) / std`` per channel. Evaluation uses no randomness: the centre ``crop`` window
+    when the stored images are larger than ``crop``, and the same normalisation."""
+
+    pad: int
+    crop: int
+    flip: bool
+    mean: Triple
+    std: Triple
+
+    def __post_init__(self) -> None:
+        if self.pad < 0 or self.crop < 1:
+            raise ValueError(f"augmentation needs pad >= 0 and crop >= 1, got pad={self.pad}, crop={self.crop}")
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise ValueError(f"augmentation needs 3 means and 3 positive stds, got mean={self.mean}, std={self.std}")
+
+
+def cifar_augment(mean: Triple, std: Triple) -> AugmentSpec:
+    """CIFAR: 32x32 images, pad 4, random crop 32, flip."""
+    return AugmentSpec(pad=4, crop=32, flip=True, mean=mean, std=std)
+
+
+# Channel statistics of each training set at [0, 1] scale (population std over all pixels).
+CIFAR10_AUGMENT = cifar_augment((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
+CIFAR100_AUGMENT = cifar_augment((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762))
+#: Tiny ImageNet: 72x72 stored images (resized from 64x64), random crop 64, flip, ImageNet's statistics.
+TINY_IMAGENET_AUGMENT = AugmentSpec(pad=0, crop=64, flip=True, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+
+
+def channel_stats(images: torch.Tensor, chunk: int = 4096) -> tuple[Triple, Triple]:
+    """Per-channel mean and population standard deviation of uint8 ``[N, 3, H, W]`` images at [0, 1] scale."""
+    total = torch.zeros(3, dtype=torch.float64)
+    squares = torch.zeros(3, dtype=torch.float64)
+    for start in range(0, images.shape[0], chunk):
+        block = images[start : start + chunk].to(torch.float64).div_(255)
+        total += block.sum(dim=(0, 2, 3))
+        squares += block.square().sum(dim=(0, 2, 3))
+    count = images.shape[0] * images.shape[2] * images.shape[3]
+    mean = total / count
+    std = (squares / count - mean.square()).clamp_min(0).sqrt()
+    return tuple(round(v, 4) for v in mean.tolist()), tuple(round(v, 4) for v in std.tolist())
+
+
+def generic_augment(images: torch.Tensor) -> AugmentSpec:
+    """Augmentation for an arbitrary image folder: crop = the shorter stored side, pad = crop / 8 (CIFAR's ratio,
+    4 px at 32 px), flip, and mean/std measured on the training images."""
+    crop = min(images.shape[2], images.shape[3])
+    mean, std = channel_stats(images)
+    return AugmentSpec(pad=round(crop / 8), crop=crop, flip=True, mean=mean, std=tuple(max(s, 1e-3) for s in std))

@@ -1,0 +1,162 @@
+"""CIFAR-10 and CIFAR-100 from the official python release (Krizhevsky 2009), md5-verified, no download machinery.
+
+Layout, as the official archives unpack (and as torchvision expects it): ``<data_dir>/cifar-10-batches-py/``
+(``data_batch_1..5``, ``test_batch``, ``batches.meta``) and ``<data_dir>/cifar-100-python/`` (``train``, ``test``,
+``meta``). If only the archive ``cifar-10-python.tar.gz`` / ``cifar-100-python.tar.gz`` is in the data directory, it
+is md5-verified and extracted. Each file is md5-verified against the official checksums (the table torchvision uses)
+before it is unpickled, so nothing but the official files is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cskd.data.augment import CIFAR10_AUGMENT, CIFAR100_AUGMENT, AugmentSpec
+from cskd.data.dataset import Decoded
+from cskd.data.errors import DatasetNotFoundError
+from cskd.data.files import extract_archive, verify_digest
+from cskd.data.source import DatasetSource, KnownSize, Located
+
+
+@dataclass(frozen=True)
+class CifarRelease:
+    """One official CIFAR python release: its files with their official md5 checksums and pickle keys."""
+
+    name: str
+    title: str
+    folder: str
+    archive: str
+    archive_md5: str
+    url: str
+    train_files: tuple[tuple[str, str], ...]
+    test_files: tuple[tuple[str, str], ...]
+    meta_file: tuple[str, str]
+    class_names_key: bytes
+    labels_key: bytes
+    augment: AugmentSpec
+    num_classes: int
+    train_size: int = 50000
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        return dict((*self.train_files, *self.test_files, self.meta_file))
+
+
+CIFAR10 = CifarRelease(
+    name="cifar10",
+    title="CIFAR-10",
+    folder="cifar-10-batches-py",
+    archive="cifar-10-python.tar.gz",
+    archive_md5="c58f30108f718f92721af3b95e74349a",
+    url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+    train_files=(
+        ("data_batch_1", "c99cafc152244af753f735de768cd75f"),
+        ("data_batch_2", "d4bba439e000b95fd0a9bffe97cbabec"),
+        ("data_batch_3", "54ebc095f3ab1f0389bbae665268c751"),
+        ("data_batch_4", "634d18415352ddfa80567beed471001a"),
+        ("data_batch_5", "482c414d41f54cd18b22e5b47cb7c3cb"),
+    ),
+    test_files=(("test_batch", "40351d587109b95175f43aff81a1287e"),),
+    meta_file=("batches.meta", "5ff9c542aee3614f3951f8cda6e48888"),
+    class_names_key=b"label_names",
+    labels_key=b"labels",
+    augment=CIFAR10_AUGMENT,
+    num_classes=10,
+)
+
+CIFAR100 = CifarRelease(
+    name="cifar100",
+    title="CIFAR-100",
+    folder="cifar-100-python",
+    archive="cifar-100-python.tar.gz",
+    archive_md5="eb9058c3a382ffc7106e4002c42a8d85",
+    url="https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+    train_files=(("train", "16019d7e3df5f24257cddd939b257f8d"),),
+    test_files=(("test", "f0ef6b0ae62326f3e7ffdfab6717acfc"),),
+    meta_file=("meta", "7973b15100ade9c7d40fb424638fde48"),
+    class_names_key=b"fine_label_names",
+    labels_key=b"fine_labels",
+    augment=CIFAR100_AUGMENT,
+    num_classes=100,
+)
+
+#: the releases by dataset name (tests substitute their own checksums here)
+RELEASES: dict[str, CifarRelease] = {r.name: r for r in (CIFAR10, CIFAR100)}
+
+
+class CifarSource(DatasetSource):
+    """An official CIFAR release found in the data directory."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @property
+    def release(self) -> CifarRelease:
+        return RELEASES[self.name]
+
+    def _how(self, data_dir: Path) -> str:
+        r = self.release
+        return (
+            f"Download the official python release {r.url} into {data_dir} (cskd extracts and md5-verifies it on "
+            f"first use; it never downloads), or point --data-dir / CSKD_DATA at the folder holding {r.folder}/."
+        )
+
+    def status(self, data_dir: Path) -> tuple[bool, str]:
+        folder, archive = data_dir / self.release.folder, data_dir / self.release.archive
+        if folder.is_dir():
+            return True, str(folder)
+        if archive.is_file():
+            return True, f"{archive} (extracted on first use)"
+        return False, self._how(data_dir)
+
+    def locate(self, data_dir: Path) -> Located:
+        r = self.release
+        folder, archive = data_dir / r.folder, data_dir / r.archive
+        if not folder.is_dir():
+            if not archive.is_file():
+                places = [(folder, "no such folder"), (archive, "no such file")]
+                raise DatasetNotFoundError.looked(self.name, places, self._how(data_dir))
+            verify_digest(archive, "md5", r.archive_md5, f"Download it again from {r.url}.")
+            extract_archive(archive, r.folder, data_dir)
+        missing = [name for name in r.checksums if not (folder / name).is_file()]
+        if missing:
+            places = [(folder / name, "missing") for name in missing]
+            raise DatasetNotFoundError.looked(self.name, places, self._how(data_dir))
+        files = [folder / name for name in r.checksums]
+        return Located(folder, files, f"official {r.title} python pickles at {folder} (md5-verified)")
+
+    def decode(self, located: Located) -> Decoded:
+        r = self.release
+        for name, md5 in r.checksums.items():
+            verify_digest(located.root / name, "md5", md5, f"Delete it and extract {r.url} again.")
+        meta = _unpickle(located.root / r.meta_file[0])
+        classes = [name.decode() for name in meta[r.class_names_key]]
+        train_images, train_labels = self._read(located.root, r.train_files)
+        test_images, test_labels = self._read(located.root, r.test_files)
+        return Decoded(classes, train_images, train_labels, test_images, test_labels)
+
+    def _read(self, folder: Path, files: tuple[tuple[str, str], ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Concatenate batch files: each holds ``data`` uint8 ``[n, 3072]`` (1024 red, then green, then blue values
+        in row-major order) and a list of labels."""
+        batches = [_unpickle(folder / name) for name, _ in files]
+        data = np.concatenate([np.asarray(b[b"data"], dtype=np.uint8) for b in batches])
+        labels = np.concatenate([np.asarray(b[self.release.labels_key], dtype=np.int64) for b in batches])
+        return torch.from_numpy(data.reshape(-1, 3, 32, 32).copy()), torch.from_numpy(labels)
+
+    def augment(self, decoded: Decoded) -> AugmentSpec:
+        return self.release.augment
+
+    def known_size(self) -> KnownSize:
+        r = self.release
+        return (3, r.augment.crop, r.augment.crop), r.num_classes, r.train_size
+
+
+def _unpickle(path: Path) -> dict:
+    """A verified official batch file (written by Python 2, hence the bytes keys)."""
+    with path.open("rb") as stream:
+        return pickle.load(stream, encoding="bytes")
