@@ -1,0 +1,109 @@
+"""``cskd run SUITE``: train every run of a suite (or show the plan with ``--dry-run``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cskd.cli import add_engine_arguments, engine_options
+from cskd.data import dataset_input_size
+from cskd.engine.cost import model_macs, training_macs
+from cskd.plan import FILTER_KEYS, Plan, RunSpec, expand
+from cskd.results import finished_run_ids
+from cskd.runner import REPO, Runner, RunnerOptions
+from cskd.suite import ModelRef, SuiteError, load_suite
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "run",
+        help="train every run of a suite (resumable)",
+        description="Expand a suite (benchmarks/SUITE.yaml or a path) into runs and train them: teachers first, "
+        "students sharing a teacher in lockstep on one teacher stream. Finished runs are skipped, interrupted ones "
+        "resume from their last checkpoint, failed ones are recorded and the sweep goes on. Results: "
+        "RESULTS_DIR/SUITE/runs.csv (one row per run) and epochs/RUN_ID.csv.",
+    )
+    parser.add_argument("suite", help="suite name (see `cskd list suites`) or path to a suite YAML file")
+    parser.add_argument("--profile", default=None, help="a scaled-down profile declared in the suite (e.g. quick)")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan (one line per run) and exit")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"keep only matching runs (and the teachers they need); KEY in {', '.join(FILTER_KEYS)}; repeatable",
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="override the suite's (profile's) seeds")
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=REPO / "results",
+        help="where results/<suite>/ goes (default: the repository's results/)",
+    )
+    parser.add_argument(
+        "--no-lockstep",
+        action="store_true",
+        help="train each run alone (each with its own teacher forward) instead of in lockstep groups",
+    )
+    add_engine_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def parse_only(items: list[str]) -> dict[str, str]:
+    only = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SuiteError(f"--only {item!r}: expected KEY=VALUE, e.g. --only method=KD")
+        only[key] = value
+    return only
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        suite = load_suite(args.suite)
+        plan = expand(suite, args.profile, args.seeds, parse_only(args.only))
+    except SuiteError as error:
+        print(f"error: {error}")
+        return 2
+    options = RunnerOptions(
+        results_dir=args.results_dir, data_dir=args.data_dir, engine=engine_options(args), lockstep=not args.no_lockstep
+    )
+    runner = Runner(plan, options)
+    if args.dry_run:
+        print_plan(plan, runner)
+        return 0
+    summary = runner.sweep()
+    print(
+        f"{suite.name} [{plan.profile.name}]: {summary.trained} trained, {summary.done_before} already done, "
+        f"{summary.failed} failed, {summary.left_to_others} left to another runner -> {runner.paths.runs_csv}"
+    )
+    return 1 if summary.failed else 0
+
+
+def _macs(ref: ModelRef | None, num_classes: int, input_size: tuple[int, int, int]) -> int | None:
+    return None if ref is None else model_macs(ref.name, tuple(sorted(ref.kwargs.items())), num_classes, input_size)
+
+
+def print_plan(plan: Plan, runner: Runner) -> None:
+    finished = finished_run_ids(runner.paths.runs_csv)
+    print(f"suite {plan.suite.name} [{plan.profile.name}] on {plan.runs[0].dataset if plan.runs else '-'}")
+    done = 0
+    for group in plan.groups():
+        for run in group:
+            status = runner.status(run, finished)
+            done += status == "done"
+            print(f"  [{status:>6}] {run.run_id}  {run.describe():<45} {estimate(run, len(group))}")
+    print(f"{len(plan.runs)} runs ({done} done, {len(plan.runs) - done} to do)")
+
+
+def estimate(run: RunSpec, lockstep: int) -> str:
+    shape = dataset_input_size(run.dataset)
+    if shape is None:
+        return "cost: unknown (dataset size unknown before loading)"
+    input_size, num_classes, train_images = shape
+    images = min(run.train_subset or train_images, train_images)
+    student = _macs(run.student_model, num_classes, input_size)
+    teacher = _macs(run.teacher_model, num_classes, input_size)
+    total = training_macs(student, teacher, images, run.recipe.epochs, lockstep)
+    return f"~{total / 1e12:,.1f} TMAC ({run.recipe.epochs} ep x {images} img)"

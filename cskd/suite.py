@@ -1,0 +1,345 @@
+"""Suites: a paper table declared in YAML, validated into dataclasses before anything trains.
+
+A suite names its dataset, recipe, models (labels such as ``R101_0.5`` mapped to timm model names), teacher/student
+pairs, methods (labels such as ``KD`` mapped to a registered method and its arguments), seeds, and profiles that scale
+it down for small machines. The README documents the schema; :func:`load_suite` reports every problem with the file
+and key it concerns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import timm
+import yaml
+
+from cskd.engine.recipe import Recipe
+from cskd.methods.base import UnknownMethodError, close_names, get_method
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+class SuiteError(ValueError):
+    """A suite file that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A timm model name and the keyword arguments it is created with."""
+
+    name: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def with_width_multiplier(self, multiplier: float) -> ModelRef:
+        if multiplier == 1.0:
+            return self
+        return ModelRef(self.name, {**self.kwargs, "width_multiplier": multiplier})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kwargs": self.kwargs}
+
+
+@dataclass(frozen=True)
+class Pair:
+    teacher: str
+    student: str
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    """A column of the table: its label, the registered method and the arguments it is given."""
+
+    label: str
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def uses_teacher(self) -> bool:
+        return get_method(self.name).uses_teacher
+
+
+@dataclass(frozen=True)
+class TeacherCheckpoint:
+    path: Path
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A scaled-down version of the suite; every field left None keeps the suite's value."""
+
+    name: str
+    description: str = ""
+    dataset: str | None = None
+    epochs: int | None = None
+    train_subset: int | None = None
+    test_subset: int | None = None
+    width_multiplier: float = 1.0
+    seeds: tuple[int, ...] | None = None
+    pairs: tuple[Pair, ...] | None = None
+    methods: tuple[str, ...] | None = None
+    method_args: dict[str, dict[str, Any]] = field(default_factory=dict)
+    recipe: dict[str, Any] = field(default_factory=dict)
+
+
+FULL = Profile(name="full", description="the paper's setting")
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    path: Path
+    description: str
+    paper_table: str | None
+    dataset: str
+    recipe: Recipe
+    models: dict[str, ModelRef]
+    pairs: list[Pair]
+    methods: list[MethodEntry]
+    seeds: list[int]
+    teacher_seed: int
+    train_subset: int | None
+    test_subset: int | None
+    teacher_checkpoints: dict[str, TeacherCheckpoint]
+    profiles: dict[str, Profile]
+
+    @property
+    def teachers(self) -> list[str]:
+        return list(dict.fromkeys(p.teacher for p in self.pairs))
+
+    def profile(self, name: str | None) -> Profile:
+        if name is None or name == "full":
+            return FULL
+        if name not in self.profiles:
+            hint = close_names(name, sorted(self.profiles)) if self.profiles else "the suite declares none"
+            raise SuiteError(f"{self.path}: no profile {name!r} ({hint})")
+        return self.profiles[name]
+
+
+def suite_paths() -> list[Path]:
+    return sorted(BENCHMARKS.glob("*.yaml"))
+
+
+def resolve_suite_path(name_or_path: str | Path) -> Path:
+    """A suite file from its name (``table1``) or path; an unknown name lists the closest suites."""
+    path = Path(name_or_path)
+    if path.suffix in {".yaml", ".yml"} and path.exists():
+        return path
+    candidate = BENCHMARKS / f"{name_or_path}.yaml"
+    if candidate.exists():
+        return candidate
+    names = [p.stem for p in suite_paths()]
+    raise SuiteError(
+        f"unknown suite {str(name_or_path)!r}: no file {path} or {candidate} ({close_names(str(name_or_path), names)})"
+    )
+
+
+class _Reader:
+    """Typed access to the YAML mapping, with errors naming the file and the key path."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, key: str, problem: str) -> SuiteError:
+        return SuiteError(f"{self.path}: {key}: {problem}")
+
+    def get(self, mapping: dict, key: str, where: str, kind: type | tuple[type, ...], *, default: Any = ...) -> Any:
+        if key not in mapping:
+            if default is ...:
+                raise self.fail(f"{where}{key}", "missing required key")
+            return default
+        value = mapping[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
+            expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise self.fail(f"{where}{key}", f"expected {expected}, got {type(value).__name__} ({value!r})")
+        return value
+
+
+def load_suite(name_or_path: str | Path) -> Suite:
+    """Read and validate a suite; raises :class:`SuiteError` naming the file and key of the first problem."""
+    path = resolve_suite_path(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise SuiteError(f"{path}: not valid YAML: {error}") from None
+    read = _Reader(path)
+    if not isinstance(raw, dict):
+        raise SuiteError(f"{path}: the top level must be a mapping of keys, got {type(raw).__name__}")
+    known = {
+        "name",
+        "description",
+        "paper_table",
+        "dataset",
+        "recipe",
+        "models",
+        "pairs",
+        "methods",
+        "seeds",
+        "teacher_seed",
+        "train_subset",
+        "test_subset",
+        "teacher_checkpoints",
+        "profiles",
+    }
+    for key in raw:
+        if key not in known:
+            raise read.fail(str(key), f"unknown key ({close_names(str(key), sorted(known))})")
+    models = _read_models(read, read.get(raw, "models", "", dict))
+    pairs = _read_pairs(read, read.get(raw, "pairs", "", list), models, "pairs")
+    methods = _read_methods(read, read.get(raw, "methods", "", dict))
+    try:
+        recipe = Recipe.from_dict(read.get(raw, "recipe", "", dict))
+    except (TypeError, ValueError) as error:
+        raise read.fail("recipe", str(error)) from None
+    paper_table = read.get(raw, "paper_table", "", (str, int), default=None)
+    suite = Suite(
+        name=read.get(raw, "name", "", str, default=path.stem),
+        path=path,
+        description=read.get(raw, "description", "", str, default=""),
+        paper_table=None if paper_table is None else str(paper_table),
+        dataset=read.get(raw, "dataset", "", str),
+        recipe=recipe,
+        models=models,
+        pairs=pairs,
+        methods=methods,
+        seeds=_read_seeds(read, read.get(raw, "seeds", "", list, default=[0]), "seeds"),
+        teacher_seed=read.get(raw, "teacher_seed", "", int, default=0),
+        train_subset=read.get(raw, "train_subset", "", int, default=None),
+        test_subset=read.get(raw, "test_subset", "", int, default=None),
+        teacher_checkpoints=_read_checkpoints(read, read.get(raw, "teacher_checkpoints", "", dict, default={}), models),
+        profiles={},
+    )
+    profiles = read.get(raw, "profiles", "", dict, default={})
+    return dataclasses.replace(suite, profiles={n: _read_profile(read, n, v, suite) for n, v in profiles.items()})
+
+
+def _read_models(read: _Reader, raw: dict) -> dict[str, ModelRef]:
+    models = {}
+    for label, value in raw.items():
+        where = f"models.{label}"
+        if isinstance(value, str):
+            value = {"model": value}
+        if not isinstance(value, dict):
+            raise read.fail(where, f"expected a timm model name or {{model: NAME, kwargs: {{...}}}}, got {value!r}")
+        name = read.get(value, "model", f"{where}.", str)
+        import cskd.models  # noqa: F401  (registers the paper's models with timm)
+
+        if name not in timm.list_models():
+            raise read.fail(f"{where}.model", f"unknown model {name!r} ({close_names(name, timm.list_models())})")
+        models[str(label)] = ModelRef(name, read.get(value, "kwargs", f"{where}.", dict, default={}))
+    return models
+
+
+def _read_pairs(read: _Reader, raw: list, models: dict[str, ModelRef], where: str) -> list[Pair]:
+    pairs = []
+    for i, item in enumerate(raw):
+        key = f"{where}[{i}]"
+        if isinstance(item, list) and len(item) == 2:
+            item = {"teacher": item[0], "student": item[1]}
+        if not isinstance(item, dict):
+            raise read.fail(key, f"expected [TEACHER, STUDENT] or {{teacher: T, student: S}}, got {item!r}")
+        pair = Pair(read.get(item, "teacher", f"{key}.", str), read.get(item, "student", f"{key}.", str))
+        for role, label in (("teacher", pair.teacher), ("student", pair.student)):
+            if label not in models:
+                raise read.fail(f"{key}.{role}", f"unknown model label {label!r} ({close_names(label, list(models))})")
+        pairs.append(pair)
+    if not pairs:
+        raise read.fail(where, "needs at least one teacher/student pair")
+    return pairs
+
+
+def _read_methods(read: _Reader, raw: dict) -> list[MethodEntry]:
+    entries = []
+    for label, value in raw.items():
+        where = f"methods.{label}"
+        if isinstance(value, str):
+            value = {"method": value}
+        if not isinstance(value, dict):
+            raise read.fail(where, f"expected {{method: NAME, args: {{...}}}}, got {value!r}")
+        name = read.get(value, "method", f"{where}.", str)
+        args = read.get(value, "args", f"{where}.", dict, default={})
+        try:
+            get_method(name).check_options(args)
+        except UnknownMethodError as error:
+            raise read.fail(where, str(error)) from None
+        entries.append(MethodEntry(str(label), name, args))
+    if not entries:
+        raise read.fail("methods", "needs at least one method")
+    return entries
+
+
+def _read_seeds(read: _Reader, raw: list, where: str) -> list[int]:
+    if not raw or not all(isinstance(s, int) and not isinstance(s, bool) for s in raw):
+        raise read.fail(where, f"expected a non-empty list of integers, got {raw!r}")
+    return list(raw)
+
+
+def _read_checkpoints(read: _Reader, raw: dict, models: dict[str, ModelRef]) -> dict[str, TeacherCheckpoint]:
+    checkpoints = {}
+    for label, value in raw.items():
+        where = f"teacher_checkpoints.{label}"
+        if label not in models:
+            raise read.fail(where, f"unknown model label {label!r} ({close_names(str(label), list(models))})")
+        if not isinstance(value, dict):
+            raise read.fail(where, f"expected {{path: FILE, sha256: HEX}}, got {value!r}")
+        path = Path(read.get(value, "path", f"{where}.", str)).expanduser()
+        if not path.is_absolute():
+            path = (read.path.parent / path).resolve()
+        checkpoints[str(label)] = TeacherCheckpoint(path, read.get(value, "sha256", f"{where}.", str))
+    return checkpoints
+
+
+def _read_profile(read: _Reader, name: str, raw: Any, suite: Suite) -> Profile:
+    where = f"profiles.{name}."
+    if not isinstance(raw, dict):
+        raise read.fail(where[:-1], f"expected a mapping, got {raw!r}")
+    known = {f.name for f in dataclasses.fields(Profile)} - {"name"}
+    for key in raw:
+        if key not in known:
+            raise read.fail(f"{where}{key}", f"unknown profile key ({close_names(str(key), sorted(known))})")
+    labels = [m.label for m in suite.methods]
+    methods = raw.get("methods")
+    if methods is not None:
+        for label in read.get(raw, "methods", where, list):
+            if label not in labels:
+                raise read.fail(
+                    f"{where}methods", f"unknown method label {label!r} ({close_names(str(label), labels)})"
+                )
+    method_args = read.get(raw, "method_args", where, dict, default={})
+    for label, args in method_args.items():
+        entry = next((m for m in suite.methods if m.label == label), None)
+        if entry is None:
+            raise read.fail(f"{where}method_args.{label}", f"unknown method label ({close_names(str(label), labels)})")
+        try:
+            get_method(entry.name).check_options(args)
+        except UnknownMethodError as error:
+            raise read.fail(f"{where}method_args.{label}", str(error)) from None
+    pairs = raw.get("pairs")
+    recipe = read.get(raw, "recipe", where, dict, default={})
+    try:
+        Recipe.from_dict({**suite.recipe.to_dict(), **recipe})
+    except (TypeError, ValueError) as error:
+        raise read.fail(f"{where}recipe", str(error)) from None
+    seeds = raw.get("seeds")
+    multiplier = read.get(raw, "width_multiplier", where, float, default=1.0)
+    if multiplier <= 0:
+        raise read.fail(f"{where}width_multiplier", f"must be > 0, got {multiplier}")
+    return Profile(
+        name=name,
+        description=read.get(raw, "description", where, str, default=""),
+        dataset=read.get(raw, "dataset", where, str, default=None),
+        epochs=read.get(raw, "epochs", where, int, default=None),
+        train_subset=read.get(raw, "train_subset", where, int, default=None),
+        test_subset=read.get(raw, "test_subset", where, int, default=None),
+        width_multiplier=multiplier,
+        seeds=None if seeds is None else tuple(_read_seeds(read, seeds, f"{where}seeds")),
+        pairs=None if pairs is None else tuple(_read_pairs(read, pairs, suite.models, f"{where}pairs")),
+        methods=None if methods is None else tuple(methods),
+        method_args=method_args,
+        recipe=recipe,
+    )

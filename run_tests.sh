@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The test command: lint, the unit and end-to-end tests, then the accuracy regression of the CI suite on real data.
+#   ./run_tests.sh           everything (what CI runs)
+#   ./run_tests.sh --fast    lint and tests only (no regression sweep)
+#   ./run_tests.sh -- ARGS   extra pytest arguments (e.g. -- -k cskd)
+source "$(dirname "$0")/scripts/env.sh"
+cd "$CSKD_ROOT"
+fast=0
+pytest_args=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --fast) fast=1 ;;
+        --) shift; pytest_args=("$@"); break ;;
+        *) echo "unknown option $1 (use --fast, or -- PYTEST_ARGS)"; exit 2 ;;
+    esac
+    shift
+done
+extract_cifar10_jpeg
+echo "== ruff"
+ruff check cskd tests benchmarks
+ruff format --check cskd tests benchmarks
+echo "== pytest"
+python -m pytest -q "${pytest_args[@]}"
+if [ "$fast" = 0 ]; then
+    echo "== accuracy regression: benchmarks/ci.yaml against results/ci/reference.csv"
+    regression_dir="$(mktemp -d)"
+    cskd run ci --results-dir "$regression_dir" --no-progress
+    cskd check "$regression_dir/ci/runs.csv" --against results/ci/reference.csv --tolerance 2.0
+fi

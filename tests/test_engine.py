@@ -1,0 +1,150 @@
+"""The training loop on real data: learning, kill-and-resume, and lockstep students equal to students trained alone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from cskd.data import load_dataset, subset
+from cskd.engine.recipe import Recipe
+from cskd.engine.trainer import EngineOptions, StudentJob, train_group
+from cskd.models import create_model
+
+TINY = {"width_multiplier": 0.25}  # cifar_resnet18_w0_25 at a quarter: 4/8/16/32 channels
+
+
+@pytest.fixture(scope="module")
+def small_cifar(data_dir: Path):
+    return subset(load_dataset("cifar10-jpeg", data_dir), 2000, 1000, seed=0)
+
+
+def job(tmp_path: Path, name: str, method: str = "ce", args: dict | None = None, **kwargs) -> StudentJob:
+    return StudentJob(
+        run_id=name,
+        model=kwargs.get("model", "cifar_resnet18_w0_25"),
+        model_kwargs=kwargs.get("model_kwargs", TINY),
+        method=method,
+        method_args=args or {},
+        checkpoint=tmp_path / f"{name}.pt",
+        epochs_csv=tmp_path / f"{name}.csv",
+        label=name,
+    )
+
+
+def test_teacher_beats_chance_on_real_data(tmp_path, small_cifar):
+    recipe = Recipe(epochs=4, batch_size=64, lr=0.05, milestones=(3,), weight_decay=5e-4)
+    options = EngineOptions(progress=False)
+    model = {"model": "cifar_resnet18_w0_25", "model_kwargs": {"width_multiplier": 0.5}}
+    (outcome,) = train_group([job(tmp_path, "teacher", **model)], small_cifar, recipe, options)
+    assert outcome.status == "ok", outcome.error
+    assert outcome.best_top1 > 30.0  # chance is 10%
+    history = pd.read_csv(tmp_path / "teacher.csv")
+    assert list(history["epoch"]) == [1, 2, 3, 4] and set(history["phase"]) == {"main"}
+    assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
+    assert list(history["lr"]) == pytest.approx([0.05, 0.05, 0.05, 0.005])
+    assert outcome.best_top1 == history["test_top1"].max() and outcome.last_top1 == history["test_top1"].iloc[-1]
+
+
+def _train_command(out: Path, data_dir: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "cskd",
+        "train",
+        "--model",
+        "cifar_resnet18_w0_25",
+        "--width-multiplier",
+        "0.25",
+        "--dataset",
+        "cifar10-jpeg",
+        "--data-dir",
+        str(data_dir),
+        "--epochs",
+        "4",
+        "--batch-size",
+        "64",
+        "--subset",
+        "2000",
+        "--test-subset",
+        "500",
+        "--seed",
+        "3",
+        "--deterministic",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    ]
+
+
+def test_killed_training_resumes_to_the_same_numbers(tmp_path, data_dir, small_cifar):
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    subprocess.run(_train_command(whole, data_dir), check=True, capture_output=True)
+    process = subprocess.Popen(_train_command(killed, data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    while not (killed / "epochs.csv").exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    assert process.poll() is None, f"training ended before it could be killed: {process.stderr.read()}"
+    os.kill(process.pid, signal.SIGKILL)  # mid-way through epoch 2: the checkpoint of epoch 1 is on disk
+    process.wait()
+    interrupted = pd.read_csv(killed / "epochs.csv")
+    assert len(interrupted) < 4, "the run finished before it could be killed"
+    subprocess.run(_train_command(killed, data_dir), check=True, capture_output=True)
+    expected, resumed = pd.read_csv(whole / "epochs.csv"), pd.read_csv(killed / "epochs.csv")
+    columns = ["epoch", "lr", "train_loss", "train_top1", "test_loss", "test_top1", "test_top5"]
+    pd.testing.assert_frame_equal(expected[columns], resumed[columns], check_exact=True)
+    a = torch.load(whole / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(killed / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize(
+    "methods",
+    [
+        [("kd", {"form": "kl"}), ("cskd", {"variant": "paper"})],
+        [("fitnet", {"schedule": "two_stage", "hint_epochs": 1}), ("kdgan", {}), ("ab", {"init_epochs": 1})],
+    ],
+    ids=["kd+cskd", "init-stages+discriminator"],
+)
+def test_lockstep_students_equal_students_trained_alone(tmp_path, small_cifar, methods):
+    torch.use_deterministic_algorithms(True)
+    try:
+        data = subset(small_cifar, 256, 128, seed=0)
+        recipe = Recipe(epochs=2, batch_size=64, lr=0.05, milestones=(1,))
+        options = EngineOptions(progress=False, seed=7)
+        torch.manual_seed(123)
+        teacher = create_model("cifar_resnet18_w0_25", num_classes=10, width_multiplier=0.5).eval()
+        together = [job(tmp_path / "joint", f"{m}", m, a) for m, a in methods]
+        alone = [job(tmp_path / "alone", f"{m}", m, a) for m, a in methods]
+        joint = train_group(together, data, recipe, options, teacher)
+        separate = [train_group([j], data, recipe, options, teacher)[0] for j in alone]
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert all(o.status == "ok" for o in joint + separate), [o.error for o in joint + separate]
+    assert [o.lockstep for o in joint] == [len(methods)] * len(methods)
+    for a, b in zip(together, alone, strict=True):
+        x = torch.load(a.checkpoint, weights_only=False)
+        y = torch.load(b.checkpoint, weights_only=False)
+        assert all(torch.equal(x["model"][k], y["model"][k]) for k in x["model"]), a.method
+        assert all(torch.equal(x["method"][k], y["method"][k]) for k in x["method"] if torch.is_tensor(x["method"][k]))
+        assert [r["test_top1"] for r in x["history"]] == [r["test_top1"] for r in y["history"]]
+
+
+def test_a_failing_student_does_not_stop_the_group(tmp_path, small_cifar):
+    data = subset(small_cifar, 128, 64, seed=0)
+    teacher = create_model("cifar_resnet18_w0_25", num_classes=10, **TINY).eval()
+    jobs = [job(tmp_path, "bad", "kd", {"temperature": -1.0}), job(tmp_path, "good", "kd", {"form": "mse"})]
+    outcomes = {
+        o.run_id: o
+        for o in train_group(jobs, data, Recipe(epochs=1, batch_size=64), EngineOptions(progress=False), teacher)
+    }
+    assert outcomes["bad"].status == "failed" and "temperature" in outcomes["bad"].error
+    assert outcomes["good"].status == "ok" and outcomes["good"].last_top1 is not None
