@@ -117,7 +117,7 @@ def expand(
     }
 
     def model(label: str) -> ModelRef:
-        return suite.models[label].with_width_multiplier(profile.width_multiplier)
+        return suite.models[label].with_width_multiplier(suite.width_multiplier(profile, label))
 
     def config(run: dict[str, Any]) -> dict[str, Any]:
         return {

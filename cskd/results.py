@@ -104,14 +104,28 @@ def append_run_row(path: Path, row: Mapping[str, Any]) -> None:
             os.fsync(handle.fileno())
 
 
+#: runs.csv columns holding text (everything else is a number or empty)
+TEXT_COLUMNS: tuple[str, ...] = (
+    "suite", "run_id", "kind", "dataset", "dataset_source", "data_sha256", "teacher", "student", "teacher_model",
+    "student_model", "method", "method_name", "method_args", "profile", "device", "torch_version", "timm_version",
+    "cskd_version", "git_commit", "status", "error", "finished_at",
+)  # fmt: skip
+
+
 def read_runs(path: Path) -> pd.DataFrame:
-    """All rows of a ``runs.csv`` (an empty frame with the schema's columns when the file does not exist)."""
+    """All rows of a ``runs.csv``, text columns as text ("" when empty), numbers as numbers.
+
+    An empty frame with the schema's columns when the file does not exist.
+    """
     if not path.exists():
         return pd.DataFrame(columns=list(RUN_COLUMNS))
-    return pd.read_csv(path, keep_default_na=True)
+    runs = pd.read_csv(path, dtype=dict.fromkeys(TEXT_COLUMNS, str))
+    for column in TEXT_COLUMNS:
+        runs[column] = runs[column].fillna("")
+    return runs
 
 
 def finished_run_ids(path: Path) -> set[str]:
     """Run ids with a successful row in ``runs.csv``."""
     runs = read_runs(path)
-    return set(runs.loc[runs["status"] == "ok", "run_id"].astype(str))
+    return set(runs.loc[runs["status"] == "ok", "run_id"])

@@ -156,7 +156,7 @@ class Runner:
             if other.root == self.paths.root or not other.checkpoint(run.run_id).exists():
                 continue
             rows = read_runs(runs_csv)
-            ok = rows[(rows["run_id"].astype(str) == run.run_id) & (rows["status"] == "ok")]
+            ok = rows[(rows["run_id"] == run.run_id) & (rows["status"] == "ok")]
             if ok.empty:
                 continue
             self.paths.checkpoint(run.run_id).parent.mkdir(parents=True, exist_ok=True)
@@ -195,7 +195,7 @@ class Runner:
             return model, evaluate(model, _test_loader(data, engine), engine)["test_top1"]
         with self.paths.lock(run.teacher_run):  # waits while another runner trains this teacher
             rows = read_runs(self.paths.runs_csv)
-        ok = rows[(rows["run_id"].astype(str) == run.teacher_run) & (rows["status"] == "ok")]
+        ok = rows[(rows["run_id"] == run.teacher_run) & (rows["status"] == "ok")]
         if ok.empty:
             raise RuntimeError(f"teacher run {run.teacher_run} ({run.teacher}) has not finished successfully")
         model = load_trained_model(

@@ -34,6 +34,7 @@ class ModelRef:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
     def with_width_multiplier(self, multiplier: float) -> ModelRef:
+        """This model thinned by ``multiplier`` (the paper's models take a ``width_multiplier`` argument)."""
         if multiplier == 1.0:
             return self
         return ModelRef(self.name, {**self.kwargs, "width_multiplier": multiplier})
@@ -77,7 +78,7 @@ class Profile:
     epochs: int | None = None
     train_subset: int | None = None
     test_subset: int | None = None
-    width_multiplier: float = 1.0
+    width_multiplier: float | dict[str, float] = 1.0  # one factor for every model, or one per model label
     seeds: tuple[int, ...] | None = None
     pairs: tuple[Pair, ...] | None = None
     methods: tuple[str, ...] | None = None
@@ -118,6 +119,10 @@ class Suite:
             raise SuiteError(f"{self.path}: no profile {name!r} ({hint})")
         return self.profiles[name]
 
+    def width_multiplier(self, profile: Profile, label: str) -> float:
+        factor = profile.width_multiplier
+        return float(factor.get(label, 1.0)) if isinstance(factor, dict) else float(factor)
+
 
 def suite_paths() -> list[Path]:
     return sorted(BENCHMARKS.glob("*.yaml"))
@@ -152,7 +157,8 @@ class _Reader:
                 raise self.fail(f"{where}{key}", "missing required key")
             return default
         value = mapping[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        accepts_float = kind is float or (isinstance(kind, tuple) and float in kind)
+        if accepts_float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
             expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
@@ -326,9 +332,14 @@ def _read_profile(read: _Reader, name: str, raw: Any, suite: Suite) -> Profile:
     except (TypeError, ValueError) as error:
         raise read.fail(f"{where}recipe", str(error)) from None
     seeds = raw.get("seeds")
-    multiplier = read.get(raw, "width_multiplier", where, float, default=1.0)
-    if multiplier <= 0:
-        raise read.fail(f"{where}width_multiplier", f"must be > 0, got {multiplier}")
+    multiplier = read.get(raw, "width_multiplier", where, (float, dict), default=1.0)
+    factors = multiplier.items() if isinstance(multiplier, dict) else [("", multiplier)]
+    for label, factor in factors:
+        key = f"{where}width_multiplier" + (f".{label}" if label else "")
+        if label and label not in suite.models:
+            raise read.fail(key, f"unknown model label ({close_names(str(label), list(suite.models))})")
+        if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 0:
+            raise read.fail(key, f"must be a number > 0, got {factor!r}")
     return Profile(
         name=name,
         description=read.get(raw, "description", where, str, default=""),

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from cskd.results import RUN_COLUMNS
+from cskd.results import RUN_COLUMNS, read_runs
 
 SUITE = {
     "name": "mini",
@@ -55,7 +55,7 @@ def command(suite: Path, results: Path, data_dir: Path) -> list[str]:
 
 
 def rows(results: Path) -> pd.DataFrame:
-    return pd.read_csv(results / "mini" / "runs.csv")
+    return read_runs(results / "mini" / "runs.csv")
 
 
 @pytest.fixture(scope="module")

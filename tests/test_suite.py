@@ -93,7 +93,7 @@ def test_unknown_suite_name_lists_close_suites():
         ("table3", None, None, 1 + 1 + 6),
         ("table4", None, None, 1 + 4),
         ("table1", "quick", None, 1 + 1 + 6),
-        ("ci", None, None, 1 + 1 + 5),
+        ("ci", None, None, 1 + 1 + 4),
     ],
 )
 def test_paper_suite_expansion_counts(suite, profile, seeds, expected):
@@ -142,6 +142,16 @@ def test_dry_run_prints_the_plan(capsys, tmp_path):
 def test_profile_scales_models_and_recipe():
     plan = expand(load_suite("table1"), "quick")
     teacher = next(r for r in plan.runs if r.kind == "teacher")
-    assert teacher.student_model.kwargs == {"width_multiplier": 0.5}
-    assert teacher.recipe.epochs == 15 and teacher.recipe.milestones == (6, 9, 12)
-    assert teacher.dataset == "cifar10-jpeg" and teacher.train_subset == 10000
+    assert teacher.student_model.kwargs == {"width_multiplier": 0.25}  # per-label factors: teacher 0.25
+    student = next(r for r in plan.runs if r.method.label == "KD")
+    assert student.student_model.kwargs == {"width_multiplier": 0.5} and student.teacher_model == teacher.student_model
+    assert teacher.recipe.epochs == 8 and teacher.recipe.milestones == (3, 5, 6)  # 80/120/160 of 200, scaled
+    assert teacher.dataset == "cifar10-jpeg" and teacher.train_subset == 8000
+
+
+def test_profile_width_multiplier_is_validated(tmp_path):
+    profiles = {"small": {"width_multiplier": {"TT": 0.5}}}
+    message = error_of(write_suite(tmp_path, {"profiles": profiles}))
+    assert "profiles.small.width_multiplier.TT: unknown model label" in message and "T" in message
+    message = error_of(write_suite(tmp_path, {"profiles": {"small": {"width_multiplier": -1}}}))
+    assert "profiles.small.width_multiplier: must be a number > 0, got -1" in message
