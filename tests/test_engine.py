@@ -148,3 +148,23 @@ def test_a_failing_student_does_not_stop_the_group(tmp_path, small_cifar):
     }
     assert outcomes["bad"].status == "failed" and "temperature" in outcomes["bad"].error
     assert outcomes["good"].status == "ok" and outcomes["good"].last_top1 is not None
+
+
+def test_every_method_trains_on_real_data_with_falling_loss(tmp_path, small_cifar):
+    """Issue 3: each registered method, one lockstep group, two epochs of 640 real images: finite, falling loss."""
+    from cskd.methods import method_names
+
+    data = subset(small_cifar, 640, 128, seed=0)
+    torch.manual_seed(0)
+    teacher = create_model("cifar_resnet18_w0_25", num_classes=10, width_multiplier=0.5).eval()
+    init_args = {"fitnet": {"hint_epochs": 1}, "ab": {"init_epochs": 1}}
+    jobs = [job(tmp_path, name, name, init_args.get(name, {})) for name in method_names()]
+    recipe = Recipe(epochs=3, batch_size=64, lr=0.05, milestones=())
+    outcomes = train_group(jobs, data, recipe, EngineOptions(progress=False), teacher)
+    assert sorted(o.run_id for o in outcomes) == method_names()
+    for outcome in outcomes:
+        assert outcome.status == "ok", f"{outcome.run_id}: {outcome.error}"
+        history = pd.read_csv(tmp_path / f"{outcome.run_id}.csv")
+        main = history[history["phase"] == "main"]
+        assert main["train_loss"].notna().all() and torch.isfinite(torch.tensor(main["train_loss"].values)).all()
+        assert main["train_loss"].iloc[-1] < main["train_loss"].iloc[0], outcome.run_id
