@@ -112,6 +112,11 @@ class Runner:
             self._data[key] = subset(full, run.train_subset, run.test_subset, seed=0)
         return self._data[key]
 
+    def load_all_data(self) -> None:
+        """Load (and cache) the data of every run now, so that missing data fail before any training."""
+        for run in self.plan.runs:
+            self.data(run)
+
     def sweep(self) -> SweepSummary:
         summary = SweepSummary()
         groups = self.plan.groups() if self.options.lockstep else [[r] for g in self.plan.groups() for r in g]

@@ -155,3 +155,13 @@ def test_profile_width_multiplier_is_validated(tmp_path):
     assert "profiles.small.width_multiplier.TT: unknown model label" in message and "T" in message
     message = error_of(write_suite(tmp_path, {"profiles": {"small": {"width_multiplier": -1}}}))
     assert "profiles.small.width_multiplier: must be a number > 0, got -1" in message
+
+
+def test_missing_data_stops_the_sweep_before_any_row(tmp_path, capsys):
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    code = main(["run", "table1", "--results-dir", str(tmp_path), "--data-dir", str(empty), "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 2
+    assert "dataset 'cifar10' not found" in out and str(empty) in out and "cifar-10-python.tar.gz" in out
+    assert not (tmp_path / "table1" / "runs.csv").exists()

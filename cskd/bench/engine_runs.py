@@ -12,6 +12,7 @@ A measurement is two ``train_group`` calls on the same jobs (the same checkpoint
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import tempfile
 import time
@@ -24,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from cskd.bench.config import BenchConfig
+from cskd.bench.load import OtherLoad
 from cskd.bench.memory import PeakMemory
 from cskd.bench.timing import Measurement, synchronize
 from cskd.data import ImageDataset, subset
@@ -63,15 +65,19 @@ def lever_variants(default: EngineOptions, levers: list[str]) -> list[EngineVari
     ]
 
 
-def time_engine(config: BenchConfig, data: ImageDataset, variant: EngineVariant) -> Measurement:
-    """Warm up, then time one whole ``train_group`` call of ``config.steps`` batches for every method at once."""
+def time_engine(config: BenchConfig, data: ImageDataset, teacher: nn.Module, variant: EngineVariant) -> Measurement:
+    """Warm up, then time one whole ``train_group`` call of ``config.steps`` batches for every method at once.
+
+    ``teacher`` (from :meth:`BenchConfig.build_teacher`) is copied, so each variant prepares its own.
+    """
     options = variant.options
     warm = subset(data, config.warmup * config.batch_size, data.num_classes, seed=config.seed)
     timed = subset(data, config.steps * config.batch_size, data.num_classes, seed=config.seed)
-    teacher = prepare_model(config.build_teacher(data), options)
+    teacher = prepare_model(copy.deepcopy(teacher), options)
     patch = teacher_under_inference_mode(teacher) if variant.teacher_inference_mode else nullcontext()
-    with tempfile.TemporaryDirectory(prefix="cskd-throughput-") as folder, patch, PeakMemory(options.device) as peak:
-        jobs = _jobs(config, Path(folder))
+    folder = tempfile.TemporaryDirectory(prefix="cskd-throughput-")
+    with folder, patch, PeakMemory(options.device) as peak, OtherLoad() as load:
+        jobs = _jobs(config, Path(folder.name))
         _checked(train_group(jobs, warm, Recipe(epochs=1, batch_size=config.batch_size), options, teacher))
         synchronize(options.device)
         start = time.perf_counter()
@@ -79,7 +85,7 @@ def time_engine(config: BenchConfig, data: ImageDataset, variant: EngineVariant)
         synchronize(options.device)
         seconds = time.perf_counter() - start
     _checked(outcomes)
-    return Measurement(images=config.timed_images, seconds=seconds, memory=peak.describe())
+    return Measurement(config.timed_images, seconds, memory=peak.describe(), load=load.describe())
 
 
 def _jobs(config: BenchConfig, folder: Path) -> list[StudentJob]:

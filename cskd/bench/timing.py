@@ -9,11 +9,13 @@ import torch
 
 @dataclass(frozen=True)
 class Measurement:
-    """``images`` student-images trained in ``seconds`` of wall-clock time; ``memory`` describes the peak."""
+    """``images`` student-images trained in ``seconds`` of wall-clock time; ``memory`` describes the peak and
+    ``load`` how busy the rest of the machine was."""
 
     images: int
     seconds: float
     memory: str = ""
+    load: str = ""
 
     @property
     def images_per_second(self) -> float:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from cskd.cli import add_engine_arguments, engine_options
-from cskd.data import dataset_input_size
+from cskd.data import DatasetError, dataset_input_size
 from cskd.engine.cost import model_macs, training_macs
 from cskd.plan import FILTER_KEYS, Plan, RunSpec, expand
 from cskd.results import finished_run_ids
@@ -73,6 +73,11 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print_plan(plan, runner)
         return 0
+    try:
+        runner.load_all_data()  # missing data stops here, before anything trains or any row is written
+    except DatasetError as error:
+        print(f"error: {error}")
+        return 2
     summary = runner.sweep()
     print(
         f"{suite.name} [{plan.profile.name}]: {summary.trained} trained, {summary.done_before} already done, "

@@ -15,6 +15,7 @@ a restarted group skips what each student has finished and resumes each from its
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
@@ -82,6 +84,13 @@ class RunOutcome:
     lockstep: int = 1
 
 
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators (CPU and every CUDA device)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
 def uses_cuda_levers(options: EngineOptions) -> bool:
     return options.device.type == "cuda"
 
@@ -123,7 +132,7 @@ class _Student:
         self.job = job
         self.recipe = recipe
         self.options = options
-        torch.manual_seed(options.seed)
+        seed_everything(options.seed)
         self.model = prepare_model(create_model(job.model, num_classes=data.num_classes, **job.model_kwargs), options)
         spec = feature_spec(self.model, data.input_size)
         self.method = build_method(job.method, job.method_args, spec, teacher_spec).to(options.device)

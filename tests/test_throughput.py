@@ -1,0 +1,75 @@
+"""The throughput benchmark (benchmarks/throughput.py) end to end in a tiny configuration, and its cost formula.
+
+Correctness only: the output has both sides' throughput, an engine lever row, the hours estimate and a parseable
+final ratio. Speed is not asserted (the machine is shared).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cskd.bench.estimate import group_macs_per_image
+from cskd.methods.base import UnknownMethodError
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "benchmarks" / "throughput.py"
+RATE = r"([0-9.]+) student-images/s"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("throughput", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tiny_benchmark_reports_both_sides_and_ratio(data_dir: Path):
+    command = [
+        sys.executable,
+        str(SCRIPT),
+        "--tiny",
+        "--steps", "2",
+        "--methods", "kd,ab",
+        "--batch-size", "8",
+        "--threads", "1",
+        "--levers", "inference_mode",
+        "--device", "cpu",
+        "--data-dir", str(data_dir),
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+
+    def rate(prefix: str) -> float:
+        matches = [re.search(RATE, line) for line in lines if line.startswith(prefix)]
+        assert len(matches) == 1 and matches[0], f"no single {prefix!r} line with a rate in:\n{done.stdout}"
+        return float(matches[0].group(1))
+
+    assert rate("(a) reference loop") > 0
+    assert rate("(b) engine, 2 students") > 0
+    lever = next(line for line in lines if "teacher under inference_mode" in line)
+    assert float(re.search(r"([0-9.]+) img/s", lever).group(1)) > 0
+    assert any(line.strip().startswith("table1 (cifar10): 41 runs") for line in lines)
+    assert any(line.strip().startswith("table2 (cifar100)") and "CPU-hours" in line for line in lines)
+    final = re.fullmatch(r"ratio: (\d+\.\d\d)", lines[-1])
+    assert final, f"the last line is not 'ratio: X.XX': {lines[-1]!r}"
+    assert float(final.group(1)) > 0
+
+
+def test_group_cost_counts_the_teacher_once_per_epoch_and_init_students_only_in_init_epochs():
+    # teacher 10 MACs, students 1 and 2 MACs, the first with a 2-epoch init stage, 3 main epochs:
+    # main 3 * (10 + 3 * (1 + 2)) = 57; init epochs 1 and 2: 10 + 3 * 1 = 13 each
+    assert group_macs_per_image(10, [1, 2], [2, 0], epochs=3) == 57 + 2 * 13
+
+
+def test_unknown_method_is_refused_with_the_closest_names():
+    script = load_script()
+    args = script.build_parser().parse_args(["--methods", "kd,fitnett"])
+    with pytest.raises(UnknownMethodError, match="fitnet"):
+        script.resolve_arguments(args)
