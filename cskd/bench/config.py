@@ -16,10 +16,10 @@ from cskd.suite import load_suite
 #: one-stage joint form (CE + KD + hint, RepDistiller's FitNet). AB cannot drop its initialisation stage (it needs at
 #: least one epoch), so it gets one, which the engine runs during the untimed warm-up epoch; the reference loop times
 #: main-phase steps only and never calls ``forward_init``.
+MAIN_PHASE_ARGS: dict[str, dict[str, Any]] = {"fitnet": {"schedule": "joint"}, "ab": {"init_epochs": 1}}
+
 #: training batches whose statistics the random teacher's BatchNorm layers take
 CALIBRATION_BATCHES = 2
-
-MAIN_PHASE_ARGS: dict[str, dict[str, Any]] = {"fitnet": {"schedule": "joint"}, "ab": {"init_epochs": 1}}
 
 
 @dataclass(frozen=True)

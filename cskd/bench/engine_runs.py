@@ -85,7 +85,7 @@ def time_engine(config: BenchConfig, data: ImageDataset, teacher: nn.Module, var
         synchronize(options.device)
         seconds = time.perf_counter() - start
     _checked(outcomes)
-    return Measurement(config.timed_images, seconds, memory=peak.describe(), load=load.describe())
+    return Measurement(config.timed_images, seconds, memory=peak.describe(), others_cpus=load.cpus)
 
 
 def _jobs(config: BenchConfig, folder: Path) -> list[StudentJob]:

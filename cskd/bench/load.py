@@ -52,5 +52,6 @@ class OtherLoad:
         wall, busy, own = (end - start for end, start in zip(now, self._start, strict=True))
         self.cpus = max(busy - own, 0.0) / wall if wall > 0 else 0.0
 
-    def describe(self) -> str:
-        return "others' load unknown" if self.cpus is None else f"others' load {self.cpus:.1f} CPUs"
+
+def describe_load(cpus: float | None) -> str:
+    return "others' load unknown" if cpus is None else f"others' load {cpus:.1f} CPUs"

@@ -10,12 +10,12 @@ import torch
 @dataclass(frozen=True)
 class Measurement:
     """``images`` student-images trained in ``seconds`` of wall-clock time; ``memory`` describes the peak and
-    ``load`` how busy the rest of the machine was."""
+    ``others_cpus`` is how many CPUs other processes kept busy meanwhile (None: unknown)."""
 
     images: int
     seconds: float
     memory: str = ""
-    load: str = ""
+    others_cpus: float | None = None
 
     @property
     def images_per_second(self) -> float:

@@ -59,7 +59,7 @@ class EngineOptions:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     seed: int = 0
     amp: bool = True  # bf16 autocast, CUDA only
-    channels_last: bool = True  # CUDA only
+    channels_last: bool = True  # on every device: measured faster on CUDA and on CPU (README, Performance)
     compile: bool = False  # torch.compile the feature extraction
     progress: bool = True
 
@@ -91,10 +91,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def uses_cuda_levers(options: EngineOptions) -> bool:
-    return options.device.type == "cuda"
-
-
 def autocast(options: EngineOptions):
     if options.amp and options.device.type == "cuda":
         return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
@@ -103,7 +99,7 @@ def autocast(options: EngineOptions):
 
 def prepare_model(model: nn.Module, options: EngineOptions) -> nn.Module:
     model = model.to(options.device)
-    if options.channels_last and uses_cuda_levers(options):
+    if options.channels_last:
         model = model.to(memory_format=torch.channels_last)
     return model
 
@@ -359,7 +355,7 @@ def train_group(
         except Exception as error:  # a bad method argument fails this run only
             failed.append(RunOutcome(run_id=job.run_id, status="failed", error=f"{type(error).__name__}: {error}"))
 
-    memory_format = torch.channels_last if options.channels_last and uses_cuda_levers(options) else None
+    memory_format = torch.channels_last if options.channels_last else None
     train = DeviceLoader(
         data.train_images,
         data.train_labels,
