@@ -145,6 +145,8 @@ def curves_figure(table: ReportTable, row: Row, epochs_dir: Path) -> Figure | No
     if teacher.mean is not None:
         label = f"Teacher {row.teacher} ({table.epoch_rule} epoch, n={teacher.n})"
         ax.axhline(teacher.mean, linestyle="--", color="black", linewidth=1, label=label)
+        low, high = ax.get_ylim()
+        ax.set_ylim(min(low, teacher.mean - 1), max(high, teacher.mean + 1))  # keep the teacher line in view
     ax.set_xlabel("epoch")
     ax.set_ylabel("test top-1 accuracy (%)")
     ax.set_title(f"{table.suite}: {row.label}, test top-1 per epoch (profile {table.profile or 'none'})")
