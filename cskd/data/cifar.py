@@ -20,7 +20,7 @@ from cskd.data.augment import CIFAR10_AUGMENT, CIFAR100_AUGMENT, AugmentSpec
 from cskd.data.dataset import Decoded
 from cskd.data.errors import DatasetNotFoundError
 from cskd.data.files import extract_archive, verify_digest
-from cskd.data.source import DatasetSource, KnownSize, Located
+from cskd.data.source import DatasetSource, KnownSize, Located, folder_or_archive_status
 
 
 @dataclass(frozen=True)
@@ -107,12 +107,8 @@ class CifarSource(DatasetSource):
         )
 
     def status(self, data_dir: Path) -> tuple[bool, str]:
-        folder, archive = data_dir / self.release.folder, data_dir / self.release.archive
-        if folder.is_dir():
-            return True, str(folder)
-        if archive.is_file():
-            return True, f"{archive} (extracted on first use)"
-        return False, self._how(data_dir)
+        r = self.release
+        return folder_or_archive_status(data_dir / r.folder, data_dir / r.archive, self._how(data_dir))
 
     def locate(self, data_dir: Path) -> Located:
         r = self.release

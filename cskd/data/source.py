@@ -24,6 +24,15 @@ class Located:
     description: str
 
 
+def folder_or_archive_status(folder: Path, archive: Path, how: str) -> tuple[bool, str]:
+    """The status of a dataset shipped as a folder or as an archive extracted on first use."""
+    if folder.is_dir():
+        return True, str(folder)
+    if archive.is_file():
+        return True, f"{archive} (extracted on first use)"
+    return False, how
+
+
 class DatasetSource(ABC):
     """One way of reading a dataset from disk.
 

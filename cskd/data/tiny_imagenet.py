@@ -26,7 +26,7 @@ from cskd.data.dataset import Decoded
 from cskd.data.decode import decode_images
 from cskd.data.errors import DatasetIntegrityError, DatasetNotFoundError
 from cskd.data.files import extract_archive, list_images
-from cskd.data.source import DatasetSource, KnownSize, Located
+from cskd.data.source import DatasetSource, KnownSize, Located, folder_or_archive_status
 
 URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 STORED_SIZE = 72
@@ -63,12 +63,7 @@ class TinyImageNetSource(DatasetSource):
         )
 
     def status(self, data_dir: Path) -> tuple[bool, str]:
-        folder, archive = data_dir / RELEASE.folder, data_dir / RELEASE.archive
-        if folder.is_dir():
-            return True, str(folder)
-        if archive.is_file():
-            return True, f"{archive} (extracted on first use)"
-        return False, self._how(data_dir)
+        return folder_or_archive_status(data_dir / RELEASE.folder, data_dir / RELEASE.archive, self._how(data_dir))
 
     def locate(self, data_dir: Path) -> Located:
         folder, archive = data_dir / RELEASE.folder, data_dir / RELEASE.archive
