@@ -145,8 +145,8 @@ def test_profile_scales_models_and_recipe():
     assert teacher.student_model.kwargs == {"width_multiplier": 0.25}  # per-label factors: teacher 0.25
     student = next(r for r in plan.runs if r.method.label == "KD")
     assert student.student_model.kwargs == {"width_multiplier": 0.5} and student.teacher_model == teacher.student_model
-    assert teacher.recipe.epochs == 8 and teacher.recipe.milestones == (3, 5, 6)  # 80/120/160 of 200, scaled
-    assert teacher.dataset == "cifar10-jpeg" and teacher.train_subset == 8000
+    assert teacher.recipe.epochs == 6 and teacher.recipe.milestones == (2, 4, 5)  # 80/120/160 of 200, scaled
+    assert teacher.dataset == "cifar10-jpeg" and teacher.train_subset == 6000
 
 
 def test_profile_width_multiplier_is_validated(tmp_path):
