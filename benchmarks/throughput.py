@@ -9,9 +9,13 @@ training steps each, measured two ways:
     stream and the device-resident loader, timed as a whole call.
 
 Both sides warm up before timing, use the same methods (the suite's implementations) and the same allocator settings
-(the process's environment). Printed: student-images per second of each side (steps * batch * methods / seconds),
-peak memory of each, the allocator settings, on CUDA the effect of each engine speed lever, an estimate of the
-compute-hours of Tables 1 and 2 in full, and last ``ratio: X.XX`` (b over a). Timings on a shared machine are noisy.
+(the process's environment). On a machine shared with others, timings swing with their load, so the two sides are
+measured in alternating rounds (a then b, b then a, ...); the reference side's figure sums each method's fastest run,
+the engine's is its fastest round; every round is printed with the other processes' CPU load during it.
+
+Printed: student-images per second of each side (steps * batch * methods / seconds), peak memory of each, the
+allocator settings, on CUDA the effect of each engine speed lever, an estimate of the compute-hours of Tables 1 and 2
+in full, and last ``ratio: X.XX`` (b over a).
 
     python benchmarks/throughput.py                  # the default: R101_0.5 -> R18_0.25, six methods
     python benchmarks/throughput.py --tiny           # a smoke test in seconds
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,67 +35,83 @@ import torch
 from cskd.bench.config import BenchConfig, table1_method_args
 from cskd.bench.engine_runs import EngineVariant, lever_variants, time_engine
 from cskd.bench.estimate import estimate_suite, group_macs_per_image, model_facts
+from cskd.bench.load import OtherLoad, describe_load
 from cskd.bench.memory import PeakMemory, worker_peak_rss_mib
 from cskd.bench.reference import train_reference
 from cskd.bench.timing import Measurement
 from cskd.cli import pick_device
 from cskd.data import ImageDataset, load_dataset, subset
 from cskd.engine.trainer import EngineOptions
-from cskd.methods.base import get_method
+from cskd.methods.base import UnknownMethodError, get_method
 from cskd.suite import ModelRef
 
 TABLE1_METHODS = ["kd", "fitnet", "kdgan", "ab", "cckd", "cskd"]
 LEVERS = ["bf16", "channels_last", "compile", "inference_mode"]
 ALLOCATOR_VARIABLES = ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"]
 ESTIMATED_SUITES = ["table1", "table2"]
-#: steps of the DataLoader worker probe (after the warm-up steps)
-PROBE_STEPS = 5
+#: other processes' load (CPUs) above which a multi-threaded timing is flagged as unreliable
+BUSY_CPUS = 0.25
+#: timed steps of the DataLoader worker probe (after the warm-up steps)
+PROBE_STEPS = 4
 
 DEFAULTS: dict[str, Any] = {
+    "teacher": "cifar_resnet101_w0_5",  # Table 1's R101_0.5
+    "student": "cifar_resnet18_w0_25",  # Table 1's R18_0.25
     "width_multiplier": 1.0,
-    "steps": 20,
-    "warmup": 3,
+    "steps": 8,
+    "warmup": 2,
     "batch_size": 128,
     "methods": ",".join(TABLE1_METHODS),
     "workers": "auto",
+    "rounds": 2,
 }
 TINY: dict[str, Any] = {
+    "teacher": "cifar_resnet18_w0_5",  # shallow, so that the smoke test stays fast on a busy machine
+    "student": "cifar_resnet18_w0_25",
     "width_multiplier": 0.25,
     "steps": 2,
     "warmup": 1,
     "batch_size": 16,
     "methods": "kd,ab",
     "workers": "0",
+    "rounds": 1,
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
+    def shown(preset: dict[str, Any]) -> str:
+        return ", ".join(f"--{key.replace('_', '-')} {value}" for key, value in preset.items())
+
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        epilog="Defaults: "
-        + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in DEFAULTS.items())
-        + "; --tiny: "
-        + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in TINY.items())
-        + " (flags given explicitly win).",
+        epilog=f"Defaults: {shown(DEFAULTS)}. With --tiny: {shown(TINY)}. Options given explicitly win.",
     )
-    parser.add_argument("--teacher", default="cifar_resnet101_w0_5", help="teacher model (default: Table 1's R101_0.5)")
-    parser.add_argument("--student", default="cifar_resnet18_w0_25", help="student model (default: Table 1's R18_0.25)")
+    parser.add_argument("--teacher", default=None, help="teacher model name")
+    parser.add_argument("--student", default=None, help="student model name")
     parser.add_argument("--width-multiplier", type=float, default=None, help="thin both models by this factor")
     parser.add_argument("--steps", type=int, default=None, help="timed training steps per method")
     parser.add_argument("--warmup", type=int, default=None, help="untimed steps before timing, each side (>= 1)")
     parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--methods", default=None, help="comma-separated method names (default: Table 1's six)")
+    parser.add_argument("--methods", default=None, help="comma-separated method names")
     parser.add_argument(
         "--workers",
         default=None,
         help="DataLoader workers of the reference loop, or 'auto': probe 0, 2 (and up to 8 where there are more "
         "cores) on the first method and keep the fastest",
     )
+    parser.add_argument("--rounds", type=int, default=None, help="alternating measurement rounds; the fastest counts")
     parser.add_argument(
         "--levers",
         default="auto",
-        help="engine variants to measure, comma-separated from " + ",".join(LEVERS) + "; 'auto' = all on CUDA, none "
-        "on the CPU (where the engine ignores bf16 and channels_last); 'none'",
+        help=f"engine variants to measure, comma-separated from {','.join(LEVERS)}; 'auto' = all on CUDA, none on "
+        "the CPU (where the engine ignores bf16 and channels_last); 'none'",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads (default: torch's, one per core); 1 is far steadier on a machine other "
+        "processes load, where threads that wait for each other lose their time slices",
     )
     parser.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N")
     parser.add_argument("--dataset", default="cifar10-jpeg", help="dataset name (default: the CIFAR-10 JPEG copy)")
@@ -102,23 +123,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 def resolve_arguments(args: argparse.Namespace) -> argparse.Namespace:
     """Fill the options left unset from :data:`TINY` (with ``--tiny``) or :data:`DEFAULTS`, and check them."""
-    preset = TINY if args.tiny else DEFAULTS
-    for key, value in preset.items():
+    for key, value in (TINY if args.tiny else DEFAULTS).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    if args.steps < 1 or args.warmup < 1 or args.batch_size < 1:
+    threads = 1 if args.threads is None else args.threads
+    if min(args.steps, args.warmup, args.batch_size, args.rounds, threads) < 1:
         raise SystemExit(
-            "error: --steps, --warmup and --batch-size must be at least 1 (the warm-up also runs AB's "
-            "initialisation stage outside the timing)"
+            "error: --steps, --warmup, --batch-size, --rounds and --threads must be at least 1 "
+            "(the warm-up also runs AB's initialisation stage outside the timing)"
         )
     if args.width_multiplier <= 0:
         raise SystemExit(f"error: --width-multiplier must be > 0, got {args.width_multiplier}")
-    args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    args.methods = [name.strip() for name in args.methods.split(",") if name.strip()]
     for name in args.methods:
-        get_method(name)  # an unknown name raises with the closest names
-    if len(set(args.methods)) != len(args.methods):
-        raise SystemExit(f"error: --methods lists a method twice: {args.methods}")
-    if args.workers != "auto" and not (args.workers.isdigit()):
+        try:
+            get_method(name)
+        except UnknownMethodError as error:
+            raise SystemExit(f"error: --methods: {error}") from None
+    if not args.methods or len(set(args.methods)) != len(args.methods):
+        raise SystemExit(f"error: --methods must name each method once, got {args.methods}")
+    unknown_levers = sorted(set(chosen_levers(args.levers, torch.device("cuda"))) - set(LEVERS))
+    if unknown_levers:
+        raise SystemExit(f"error: --levers: unknown {unknown_levers}; choose from {', '.join(LEVERS)}, auto or none")
+    if args.workers != "auto" and not args.workers.isdigit():
         raise SystemExit(f"error: --workers must be 'auto' or a number >= 0, got {args.workers!r}")
     return args
 
@@ -126,15 +153,13 @@ def resolve_arguments(args: argparse.Namespace) -> argparse.Namespace:
 def chosen_levers(spec: str, device: torch.device) -> list[str]:
     if spec == "auto":
         return list(LEVERS) if device.type == "cuda" else []
-    if spec == "none":
-        return []
-    return [lever.strip() for lever in spec.split(",") if lever.strip()]
+    return [] if spec == "none" else [lever.strip() for lever in spec.split(",") if lever.strip()]
 
 
 def allocator_setting() -> str:
-    shown = [f"{name}={os.environ.get(name, 'unset')}" for name in ALLOCATOR_VARIABLES]
+    shown = ", ".join(f"{name}={os.environ.get(name, 'unset')}" for name in ALLOCATOR_VARIABLES)
     note = "" if any(name in os.environ for name in ALLOCATOR_VARIABLES) else " (glibc defaults)"
-    return ", ".join(shown) + note + "; both sides run in this process and share it"
+    return f"{shown}{note}; both sides run in this process and share it"
 
 
 def pick_workers(config: BenchConfig, spec: str, teacher: torch.nn.Module, data: ImageDataset) -> int:
@@ -154,47 +179,94 @@ def pick_workers(config: BenchConfig, spec: str, teacher: torch.nn.Module, data:
     return best
 
 
+def default_options(config: BenchConfig) -> EngineOptions:
+    """The engine's own defaults (bf16 autocast and channels_last on CUDA, eager, no_grad), without progress bars."""
+    return EngineOptions(device=config.device, seed=config.seed, progress=False)
+
+
 def measure_reference(
     config: BenchConfig, teacher: torch.nn.Module, data: ImageDataset, workers: int
-) -> tuple[Measurement, dict[str, Measurement]]:
-    """Every method in its own reference run, one after the other; the side's rate is total images over total time."""
-    run_data = subset(data, (config.warmup + config.steps) * config.batch_size, data.num_classes, seed=config.seed)
+) -> dict[str, Measurement]:
+    """Every method in its own run, one after the other; each run carries its own others' load and the side's peak
+    memory."""
+    runs = {}
     with PeakMemory(config.device) as peak:
-        runs = {
-            name: train_reference(config, name, teacher, run_data, workers, config.steps) for name in config.methods
-        }
-    total = Measurement(
-        images=sum(m.images for m in runs.values()),
-        seconds=sum(m.seconds for m in runs.values()),
-        memory=peak.describe(),
+        for name in config.methods:
+            with OtherLoad() as load:
+                measured = train_reference(config, name, teacher, data, workers, config.steps)
+            runs[name] = replace(measured, others_cpus=load.cpus)
+    return {name: replace(m, memory=peak.describe()) for name, m in runs.items()}
+
+
+def fastest_runs(rounds: list[dict[str, Measurement]]) -> Measurement:
+    """The reference side over rounds: each method's fastest run (the runs are independent), summed."""
+    best = [min((runs[name] for runs in rounds), key=lambda m: m.seconds) for name in rounds[0]]
+    loads = [m.others_cpus for m in best if m.others_cpus is not None]
+    return Measurement(
+        images=sum(m.images for m in best),
+        seconds=sum(m.seconds for m in best),
+        memory=best[0].memory,
+        others_cpus=max(loads) if loads else None,
     )
-    return total, runs
 
 
-def print_side(label: str, measured: Measurement) -> None:
-    print(
+def measure_rounds(
+    config: BenchConfig, data: ImageDataset, teacher: torch.nn.Module, workers: int, rounds: int
+) -> tuple[Measurement, Measurement]:
+    """Both sides in alternating rounds (a b, b a, ...), each round printed; the reference side's figure is each
+    method's fastest run, the engine's its fastest round."""
+    run_data = subset(data, (config.warmup + config.steps) * config.batch_size, data.num_classes, seed=config.seed)
+    engine_defaults = EngineVariant("engine defaults", default_options(config))
+    references: list[dict[str, Measurement]] = []
+    engines: list[Measurement] = []
+    for index in range(rounds):
+        for side in "ab" if index % 2 == 0 else "ba":
+            if side == "a":
+                references.append(measure_reference(config, teacher, run_data, workers))
+                shown = ", ".join(f"{name} {m.images_per_second:.1f}" for name, m in references[-1].items())
+                print(f"round {index + 1} {rate_line('(a)', fastest_runs(references[-1:]))} [{shown}]", flush=True)
+            else:
+                engines.append(time_engine(config, data, teacher, engine_defaults))
+                print(f"round {index + 1} {rate_line('(b)', engines[-1])}", flush=True)
+    return fastest_runs(references), max(engines, key=lambda m: m.images_per_second)
+
+
+def rate_line(label: str, measured: Measurement) -> str:
+    line = (
         f"{label}: {measured.images_per_second:.1f} student-images/s "
-        f"({measured.images} student-images in {measured.seconds:.1f} s); {measured.memory}",
-        flush=True,
+        f"({measured.images} student-images in {measured.seconds:.1f} s); {describe_load(measured.others_cpus)}"
     )
+    if measured.others_cpus is not None and measured.others_cpus > BUSY_CPUS and torch.get_num_threads() > 1:
+        line += " -- UNRELIABLE: other processes competed with this run's threads; rerun when quiet or --threads 1"
+    return line
 
 
 def print_levers(
-    config: BenchConfig, data: ImageDataset, default: EngineOptions, default_rate: float, levers: list[str]
+    config: BenchConfig,
+    data: ImageDataset,
+    teacher: torch.nn.Module,
+    default_rate: float,
+    levers: list[str],
 ) -> None:
-    print("engine speed levers (each a separate engine run; relative to the engine's defaults):")
+    print("engine speed levers (each a separate engine run, relative to the engine's defaults):")
     if config.device.type != "cuda":
-        print("  note: on the CPU the engine applies neither bf16 autocast nor channels_last, so those rows equal it")
+        print("  note: on the CPU the engine applies neither bf16 autocast nor channels_last")
     print(
-        f"  {'engine defaults (bf16 autocast, channels_last on CUDA; eager; no_grad)':<72} {default_rate:10.1f} img/s"
+        f"  {'engine defaults (bf16 autocast and channels_last on CUDA, eager, no_grad)':<74} {default_rate:9.1f} img/s"
     )
-    for variant in lever_variants(default, levers):
-        rate = time_engine(config, data, variant).images_per_second
-        print(f"  {variant.label:<72} {rate:10.1f} img/s  x{rate / default_rate:.2f}", flush=True)
+    for variant in lever_variants(default_options(config), levers):
+        try:
+            measured = time_engine(config, data, teacher, variant)
+        except RuntimeError as error:  # a lever the engine cannot apply to some method: report it, go on
+            print(f"  {variant.label:<74} failed: {error}", flush=True)
+            continue
+        rate = measured.images_per_second
+        load = describe_load(measured.others_cpus)
+        print(f"  {variant.label:<74} {rate:9.1f} img/s  x{rate / default_rate:.2f}  ({load})", flush=True)
 
 
 def print_estimate(config: BenchConfig, data: ImageDataset, engine: Measurement) -> None:
-    """Hours of Tables 1 and 2 in full at the engine's measured rate, in MACs per second of this group."""
+    """Hours of Tables 1 and 2 in full at the engine's measured rate, in MACs per second of the measured group."""
     teacher, _ = model_facts(ModelRef(config.teacher, config.model_kwargs), data.num_classes, data.input_size)
     student, _ = model_facts(ModelRef(config.student, config.model_kwargs), data.num_classes, data.input_size)
     count = len(config.methods)
@@ -202,22 +274,23 @@ def print_estimate(config: BenchConfig, data: ImageDataset, engine: Measurement)
     macs_per_second = per_image * config.steps * config.batch_size / engine.seconds
     unit = "GPU-hours" if config.device.type == "cuda" else "CPU-hours"
     print(
-        f"{unit} of the paper's tables in full at this engine rate ({macs_per_second / 1e9:.1f} GMAC/s on this group; "
-        "teachers, CE baselines and init stages counted; see cskd/bench/estimate.py):"
+        f"{unit} of the paper's tables in full at the engine's best rate here ({macs_per_second / 1e9:.1f} GMAC/s on "
+        "this group; teachers, CE baselines and init stages counted; method in cskd/bench/estimate.py):"
     )
     for name in ESTIMATED_SUITES:
         estimate = estimate_suite(name, macs_per_second, engine.images_per_second)
         print(
             f"  {name} ({estimate.dataset}): {estimate.runs} runs incl. {estimate.teacher_runs} teachers, "
             f"{estimate.run_epochs:,} run-epochs, {estimate.macs / 1e15:.1f} PMAC -> {estimate.hours:,.0f} {unit} "
-            f"(plain run-epochs x images / student-images per s: {estimate.plain_hours:,.0f})",
-            flush=True,
+            f"(plain run-epochs x images / student-images per s: {estimate.plain_hours:,.0f})"
         )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = resolve_arguments(build_parser().parse_args(argv))
     device = pick_device(args.device)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     data = load_dataset(args.dataset, args.data_dir)
     config = BenchConfig(
         teacher=args.teacher,
@@ -233,33 +306,36 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"throughput: {config.teacher} -> {config.student} (width x{args.width_multiplier:g}) on {data.name}, "
         f"methods {', '.join(config.methods)}; batch {config.batch_size}, {config.steps} timed steps per method after "
-        f"{config.warmup} warm-up steps"
+        f"{config.warmup} warm-up steps; {args.rounds} round(s)"
     )
     print(
         f"device: {device}, {torch.get_num_threads()} torch threads, {os.cpu_count()} CPUs; torch {torch.__version__}"
     )
     print(f"allocator: {allocator_setting()}")
-    print("timings on a shared machine are noisy (differences under ~10% are not meaningful)", flush=True)
+    print("timings on a shared machine are noisy: differences under ~10% mean nothing", flush=True)
 
-    teacher = config.build_teacher(data).to(device)
+    teacher = config.build_teacher(data)
     workers = pick_workers(config, args.workers, teacher, data)
-    reference, runs = measure_reference(config, teacher, data, workers)
-    del teacher
-    shown = ", ".join(f"{name} {m.images_per_second:.1f}" for name, m in runs.items())
-    print(f"(a) reference loop, img/s per method run ({workers} DataLoader workers): {shown}")
+    reference, engine = measure_rounds(config, data, teacher, workers, args.rounds)
+    many = args.rounds > 1
+    print(
+        rate_line(f"(a) reference loop, one method per run, {workers} DataLoader workers", reference)
+        + (f"; each method's fastest of {args.rounds} runs" if many else "")
+    )
+    print(f"    memory: {reference.memory}")
     if workers and device.type == "cpu":
         print(
             f"    each DataLoader worker process peaked at {worker_peak_rss_mib():,.0f} MiB RSS (shared pages included)"
         )
-    print_side("(a) reference loop, one method per run", reference)
-
-    default = EngineOptions(device=device, seed=config.seed, progress=False)
-    engine = time_engine(config, data, EngineVariant("engine defaults", default))
-    print_side(f"(b) engine, {len(config.methods)} students in lockstep", engine)
+    print(
+        rate_line(f"(b) engine, {len(config.methods)} students in lockstep on one teacher", engine)
+        + (f"; fastest of {args.rounds} runs" if many else "")
+    )
+    print(f"    memory: {engine.memory}", flush=True)
 
     levers = chosen_levers(args.levers, device)
     if levers:
-        print_levers(config, data, default, engine.images_per_second, levers)
+        print_levers(config, data, teacher, engine.images_per_second, levers)
     print_estimate(config, data, engine)
     print(f"ratio: {engine.images_per_second / reference.images_per_second:.2f}", flush=True)
     return 0

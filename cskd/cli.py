@@ -42,7 +42,9 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N")
     group.add_argument("--no-amp", action="store_true", help="train in fp32 on CUDA (default: bf16 autocast on CUDA)")
-    group.add_argument("--no-channels-last", action="store_true", help="keep NCHW (default: channels_last, faster on CPU and CUDA)")
+    group.add_argument(
+        "--no-channels-last", action="store_true", help="keep NCHW (default: channels_last, faster on CPU and CUDA)"
+    )
     group.add_argument("--compile", action="store_true", help="torch.compile the models' feature extraction")
     group.add_argument(
         "--deterministic",

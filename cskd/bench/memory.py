@@ -1,13 +1,18 @@
-"""Peak memory of one part of a benchmark: device memory on CUDA, resident set size of the process on the CPU.
+"""Peak memory of one part of a benchmark: device memory on CUDA, the process's resident set size on the CPU.
 
-On Linux the process's RSS high-water mark (``VmHWM``) is reset by writing ``5`` to ``/proc/self/clear_refs``, so
-each part's peak is its own. Where that is not possible the reading is ``ru_maxrss``, the process's peak so far,
-and says so. DataLoader worker processes are not part of the process's RSS; :func:`worker_peak_rss_mib` gives the
-largest of them.
+On the CPU the part's own peak is the RSS high-water mark (``VmHWM``), reset when the part starts (writing ``5`` to
+``/proc/self/clear_refs``), minus the RSS at its start. With a large ``MALLOC_TRIM_THRESHOLD_`` (which the project
+sets, see scripts/env.sh) freed memory stays mapped, and the part measured second would reuse the first one's pages
+without growing, so the start also hands freed memory back to the system (glibc's ``malloc_trim``). Nothing runs
+during the part itself: a sampling thread would steal time slices from torch's threads and slow what is measured.
+Where either call is missing (not Linux, not glibc) the reading is ``ru_maxrss``, the process's peak so far, and says
+so. DataLoader worker processes are separate; :func:`worker_peak_rss_mib` gives the largest of them.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import resource
 from pathlib import Path
 from types import TracebackType
@@ -16,6 +21,7 @@ import torch
 
 STATUS = Path("/proc/self/status")
 CLEAR_REFS = Path("/proc/self/clear_refs")
+MIB = 2**20
 
 
 def _status_mib(field: str) -> float:
@@ -24,6 +30,16 @@ def _status_mib(field: str) -> float:
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"{STATUS} has no {field} line")
+
+
+def _release_free_memory() -> bool:
+    """glibc's ``malloc_trim(0)``: return every free page to the system. False where there is no such call."""
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim(ctypes.c_size_t(0))
+    return True
 
 
 def _reset_rss_peak() -> bool:
@@ -53,10 +69,10 @@ class PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
-            self.start_mib = torch.cuda.memory_allocated(self.device) / 2**20
+            self.start_mib = torch.cuda.memory_allocated(self.device) / MIB
         else:
-            self.own_peak = _reset_rss_peak()
-            self.start_mib = _status_mib("VmRSS") if STATUS.exists() else 0.0
+            self.own_peak = _release_free_memory() and _reset_rss_peak()
+            self.start_mib = _status_mib("VmRSS") if self.own_peak else 0.0
         return self
 
     def __exit__(
@@ -64,7 +80,7 @@ class PeakMemory:
     ) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-            self.peak_mib = torch.cuda.max_memory_allocated(self.device) / 2**20
+            self.peak_mib = torch.cuda.max_memory_allocated(self.device) / MIB
         elif self.own_peak:
             self.peak_mib = _status_mib("VmHWM")
         else:
@@ -74,7 +90,7 @@ class PeakMemory:
         if self.device.type == "cuda":
             what = "peak CUDA memory allocated (torch.cuda.max_memory_allocated)"
         elif self.own_peak:
-            what = "peak RSS of the process"
+            what = "peak RSS"
         else:
-            what = "peak RSS of the process so far (ru_maxrss; the peak could not be reset here)"
+            return f"peak RSS of the process so far (ru_maxrss; its peak cannot be reset here) {self.peak_mib:,.0f} MiB"
         return f"{what} {self.peak_mib:,.0f} MiB, +{self.peak_mib - self.start_mib:,.0f} MiB over its start"
