@@ -41,7 +41,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         "--data-dir", type=Path, default=None, help="where datasets live (default: $CSKD_DATA, else ./data)"
     )
     group.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N")
-    group.add_argument("--no-amp", action="store_true", help="train in fp32 on CUDA (default: bf16 autocast on CUDA)")
+    group.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA (default: fp32; ignored on CPU)")
     group.add_argument(
         "--no-channels-last", action="store_true", help="keep NCHW (default: channels_last, faster on CPU and CUDA)"
     )
@@ -62,7 +62,7 @@ def engine_options(args: argparse.Namespace, seed: int = 0) -> EngineOptions:
     return EngineOptions(
         device=pick_device(args.device),
         seed=seed,
-        amp=not args.no_amp,
+        amp=args.amp,
         channels_last=not args.no_channels_last,
         compile=args.compile,
         progress=not args.no_progress and sys.stderr.isatty(),

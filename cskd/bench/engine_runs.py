@@ -47,11 +47,11 @@ class EngineVariant:
 def lever_variants(default: EngineOptions, levers: list[str]) -> list[EngineVariant]:
     """The engine's default options with one speed lever flipped per variant, plus every lever off.
 
-    bf16: autocast off (fp32); channels_last: NCHW kept; compile: ``torch.compile`` of the feature extraction on;
-    inference_mode: the teacher's forward under ``torch.inference_mode`` instead of ``no_grad``.
+    bf16: bf16 autocast on (the engine's default is fp32); channels_last: NCHW kept; compile: ``torch.compile`` of
+    the feature extraction on; inference_mode: the teacher's forward under ``torch.inference_mode`` instead of ``no_grad``.
     """
     flipped = {
-        "bf16": ("fp32 (bf16 autocast off)", dataclasses.replace(default, amp=False), False),
+        "bf16": ("+ bf16 autocast", dataclasses.replace(default, amp=True), False),
         "channels_last": ("NCHW (channels_last off)", dataclasses.replace(default, channels_last=False), False),
         "compile": ("+ torch.compile", dataclasses.replace(default, compile=True), False),
         "inference_mode": ("+ teacher under inference_mode", default, True),
