@@ -107,10 +107,6 @@ class Suite:
     teacher_checkpoints: dict[str, TeacherCheckpoint]
     profiles: dict[str, Profile]
 
-    @property
-    def teachers(self) -> list[str]:
-        return list(dict.fromkeys(p.teacher for p in self.pairs))
-
     def profile(self, name: str | None) -> Profile:
         if name is None or name == "full":
             return FULL

@@ -48,7 +48,7 @@ def lever_variants(default: EngineOptions, levers: list[str]) -> list[EngineVari
     """The engine's default options with one speed lever flipped per variant, plus every lever off.
 
     bf16: bf16 autocast on (the engine's default is fp32); channels_last: NCHW kept; compile: ``torch.compile`` of
-    the feature extraction on; inference_mode: the teacher's forward under ``torch.inference_mode`` instead of ``no_grad``.
+    the feature extraction on; inference_mode: the teacher's forward under ``torch.inference_mode``, not ``no_grad``.
     """
     flipped = {
         "bf16": ("+ bf16 autocast", dataclasses.replace(default, amp=True), False),
