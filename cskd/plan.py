@@ -137,7 +137,7 @@ def expand(
         return RunSpec(run_id=_hash(config(run)), **run)
 
     teacher_runs: dict[str, RunSpec] = {}
-    for label in dict.fromkeys(p.teacher for p in pairs):
+    for label in dict.fromkeys([*suite.teachers, *(p.teacher for p in pairs)]):
         if label in suite.teacher_checkpoints:
             continue
         teacher_runs[label] = make(

@@ -100,6 +100,7 @@ class Suite:
     models: dict[str, ModelRef]
     pairs: list[Pair]
     methods: list[MethodEntry]
+    teachers: list[str]  # models trained as teachers whether or not a pair uses them (e.g. a teacher to ship)
     seeds: list[int]
     teacher_seed: int
     train_subset: int | None
@@ -181,6 +182,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
         "models",
         "pairs",
         "methods",
+        "teachers",
         "seeds",
         "teacher_seed",
         "train_subset",
@@ -192,8 +194,11 @@ def load_suite(name_or_path: str | Path) -> Suite:
         if key not in known:
             raise read.fail(str(key), f"unknown key ({close_names(str(key), sorted(known))})")
     models = _read_models(read, read.get(raw, "models", "", dict))
-    pairs = _read_pairs(read, read.get(raw, "pairs", "", list), models, "pairs")
-    methods = _read_methods(read, read.get(raw, "methods", "", dict))
+    teachers = _read_teachers(read, read.get(raw, "teachers", "", list, default=[]), models)
+    pairs = _read_pairs(
+        read, read.get(raw, "pairs", "", list, default=[] if teachers else ...), models, "pairs", not teachers
+    )
+    methods = _read_methods(read, read.get(raw, "methods", "", dict, default={} if not pairs else ...), bool(pairs))
     try:
         recipe = Recipe.from_dict(read.get(raw, "recipe", "", dict))
     except (TypeError, ValueError) as error:
@@ -209,6 +214,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
         models=models,
         pairs=pairs,
         methods=methods,
+        teachers=teachers,
         seeds=_read_seeds(read, read.get(raw, "seeds", "", list, default=[0]), "seeds"),
         teacher_seed=read.get(raw, "teacher_seed", "", int, default=0),
         train_subset=read.get(raw, "train_subset", "", int, default=None),
@@ -237,7 +243,7 @@ def _read_models(read: _Reader, raw: dict) -> dict[str, ModelRef]:
     return models
 
 
-def _read_pairs(read: _Reader, raw: list, models: dict[str, ModelRef], where: str) -> list[Pair]:
+def _read_pairs(read: _Reader, raw: list, models: dict[str, ModelRef], where: str, required: bool = True) -> list[Pair]:
     pairs = []
     for i, item in enumerate(raw):
         key = f"{where}[{i}]"
@@ -250,12 +256,20 @@ def _read_pairs(read: _Reader, raw: list, models: dict[str, ModelRef], where: st
             if label not in models:
                 raise read.fail(f"{key}.{role}", f"unknown model label {label!r} ({close_names(label, list(models))})")
         pairs.append(pair)
-    if not pairs:
-        raise read.fail(where, "needs at least one teacher/student pair")
+    if required and not pairs:
+        raise read.fail(where, "needs at least one teacher/student pair (or a teachers: list)")
     return pairs
 
 
-def _read_methods(read: _Reader, raw: dict) -> list[MethodEntry]:
+def _read_teachers(read: _Reader, raw: list, models: dict[str, ModelRef]) -> list[str]:
+    for i, label in enumerate(raw):
+        if not isinstance(label, str) or label not in models:
+            hint = close_names(str(label), list(models))
+            raise read.fail(f"teachers[{i}]", f"expected a model label of the suite, got {label!r} ({hint})")
+    return list(dict.fromkeys(raw))
+
+
+def _read_methods(read: _Reader, raw: dict, required: bool) -> list[MethodEntry]:
     entries = []
     for label, value in raw.items():
         where = f"methods.{label}"
@@ -270,7 +284,7 @@ def _read_methods(read: _Reader, raw: dict) -> list[MethodEntry]:
         except UnknownMethodError as error:
             raise read.fail(where, str(error)) from None
         entries.append(MethodEntry(str(label), name, args))
-    if not entries:
+    if required and not entries:
         raise read.fail("methods", "needs at least one method")
     return entries
 
