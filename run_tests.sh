@@ -22,8 +22,8 @@ ruff format --check cskd tests benchmarks
 echo "== pytest"
 python -m pytest -q "${pytest_args[@]}"
 if [ "$fast" = 0 ]; then
-    echo "== accuracy regression: benchmarks/ci.yaml against results/ci/reference.csv"
+    echo "== accuracy regression: benchmarks/ci.yaml against reference/results/ci/runs.csv"
     regression_dir="$(mktemp -d)"
     cskd run ci --results-dir "$regression_dir" --no-progress
-    cskd check "$regression_dir/ci/runs.csv" --against results/ci/reference.csv --tolerance 2.0
+    cskd check "$regression_dir/ci/runs.csv" --against reference/results/ci/runs.csv --tolerance 2.0
 fi

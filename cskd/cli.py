@@ -20,7 +20,7 @@ Typical use:
   cskd list suites                       what can be run, and how many runs each suite expands to
   cskd run table1 --profile quick        train every run of a suite (resumes; skips finished runs)
   cskd report table1 --profile quick     tables and plots against the paper's numbers in reports/
-  cskd check results/ci --against results/ci/reference.csv
+  cskd check results/ci/runs.csv --against reference/results/ci/runs.csv
 """
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from filelock import FileLock
 
-#: columns of runs.csv, in order; the README documents each
+#: columns of runs.csv, in order; docs/results.md documents each
 RUN_COLUMNS: tuple[str, ...] = (
     "suite",  # suite name (file stem of benchmarks/<suite>.yaml)
     "run_id",  # sha256 prefix of the fully resolved run configuration

@@ -2,7 +2,7 @@
 
 A suite names its dataset, recipe, models (labels such as ``R101_0.5`` mapped to timm model names), teacher/student
 pairs, methods (labels such as ``KD`` mapped to a registered method and its arguments), seeds, and profiles that scale
-it down for small machines. The README documents the schema; :func:`load_suite` reports every problem with the file
+it down for small machines. docs/suites.md documents the schema; :func:`load_suite` reports every problem with the file
 and key it concerns.
 """
 

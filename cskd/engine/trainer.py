@@ -59,7 +59,7 @@ class EngineOptions:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     seed: int = 0
     amp: bool = False  # bf16 autocast, CUDA only; opt-in until measured on a GPU (benchmarks/throughput.py)
-    channels_last: bool = True  # on every device: measured faster on CUDA and on CPU (README, Performance)
+    channels_last: bool = True  # on every device: measured faster on CUDA and on CPU (docs/performance.md)
     compile: bool = False  # torch.compile the feature extraction
     progress: bool = True
 
