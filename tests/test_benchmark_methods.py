@@ -674,3 +674,78 @@ def test_reviewkd_matches_loop_reference_of_the_fusion_chain() -> None:
     expected = reference_hcl(outputs_shallow, nested(teacher.pre_relu[1])) + reference_hcl(outputs_deep, teacher_deep)
     terms = method(student, teacher, labels())
     assert terms["review"].item() == pytest.approx(2.0 * 4 / 20 * expected, rel=1e-5)
+
+
+# ---- one SGD step on pairs of other architectures -------------------------------------------------------------------
+
+BENCHMARK_METHODS = ["at", "sp", "rkd", "pkt", "vid", "nst", "ft", "fsp", "crd", "dkd", "reviewkd"]
+#: (teacher, student) with heterogeneous channels, stage counts and map sizes at 32x32; models as (name, kwargs)
+HETEROGENEOUS = {
+    "resnet18-thin->resnet18-thinner": (
+        ("cifar_resnet18_w0_25", {"width_multiplier": 0.5}),
+        ("cifar_resnet18", {"width_multiplier": 0.125}),
+    ),
+    "resnet18-thin->mobilenetv2_050": (("cifar_resnet18_w0_25", {"width_multiplier": 0.5}), ("mobilenetv2_050", {})),
+    "resnet18-thin->vgg11_bn": (
+        ("cifar_resnet18_w0_25", {"width_multiplier": 0.5}),
+        ("vgg11_bn", {"mlp_ratio": 1 / 64}),
+    ),
+}
+#: the last maps of vgg11_bn (its final max-pool) and mobilenetv2_050 are 1x1 at 32x32, where FT's RepDistiller factor
+#: form is constant (and refused)
+HETEROGENEOUS_ARGS = {
+    ("ft", "resnet18-thin->vgg11_bn"): {"factor_form": "paper"},
+    ("ft", "resnet18-thin->mobilenetv2_050"): {"factor_form": "paper"},
+}
+
+
+@pytest.fixture(scope="module")
+def heterogeneous_models():
+    from cskd.models import create_model
+
+    torch.manual_seed(0)
+    return {
+        label: tuple(create_model(name, num_classes=CLASSES, **kwargs) for name, kwargs in pair)
+        for label, pair in HETEROGENEOUS.items()
+    }
+
+
+@pytest.mark.parametrize("pair", list(HETEROGENEOUS))
+@pytest.mark.parametrize("name", BENCHMARK_METHODS)
+def test_one_sgd_step_on_heterogeneous_pairs(heterogeneous_models, pair: str, name: str) -> None:
+    """Every phase of the method on real models: finite loss, every adapter learns in some phase, the student
+    moves, the teacher gets no gradient and does not change."""
+    import copy
+
+    from cskd.models import extract_features, feature_spec
+
+    teacher_model, student_model = heterogeneous_models[pair]
+    student_model = copy.deepcopy(student_model).train()
+    teacher_model.eval()
+    args = {"negatives": 256} if name == "crd" else {}
+    args |= HETEROGENEOUS_ARGS.get((name, pair), {})
+    method = ready(
+        build_method(name, args, feature_spec(student_model, (3, 32, 32)), feature_spec(teacher_model, (3, 32, 32)))
+    )
+    adapters = list(method.trainable_parameters())
+    optimizer = torch.optim.SGD([*student_model.parameters(), *adapters], lr=0.05, momentum=0.9)
+    teacher_before = [p.detach().clone() for p in teacher_model.parameters()]
+    student_before = [p.detach().clone() for p in student_model.parameters()]
+    x = torch.randn(len(TRAIN_LABELS[:8]), 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    y = torch.tensor(TRAIN_LABELS[:8])
+    extra = {"indices": torch.arange(8)} if method.needs_sample_indices else {}
+    learnt = [torch.zeros_like(p) for p in adapters]
+    for phase in ([method.forward_init] if method.init_epochs else []) + [method.forward]:
+        student = extract_features(student_model, x, pre_relu=method.student_pre_relu)
+        with torch.no_grad():
+            teacher = extract_features(teacher_model, x, pre_relu=method.teacher_pre_relu)
+        loss = sum(phase(student, teacher, y, **extra).values())
+        assert torch.isfinite(loss), (name, pair)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        learnt = [a + (p.grad.abs() if p.grad is not None else 0) for a, p in zip(learnt, adapters, strict=True)]
+        optimizer.step()
+    assert all(g.sum() > 0 for g in learnt), (name, pair)
+    assert all(p.grad is None for p in teacher_model.parameters())
+    assert all(torch.equal(b, p) for b, p in zip(teacher_before, teacher_model.parameters(), strict=True))
+    assert any(not torch.equal(b, p) for b, p in zip(student_before, student_model.parameters(), strict=True))
