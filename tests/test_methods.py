@@ -414,6 +414,18 @@ def test_every_method_has_a_docstring_naming_its_source() -> None:
         ("cckd", {"gamma": -0.1}, "gamma"),
         ("kdgan", {"disc_lr": 0.0}, "disc_lr"),
         ("kdgan", {"alpha": 2.0}, "alpha"),
+        ("at", {"stages": [1, 1]}, "twice"),
+        ("sp", {"sp_weight": -1.0}, "sp_weight"),
+        ("rkd", {"angle_weight": float("nan")}, "angle_weight"),
+        ("vid", {"initial_variance": 0.0}, "initial_variance"),
+        ("nst", {"stages": 5}, "stages"),
+        ("ft", {"factor_form": "flat"}, "factor_form"),
+        ("ft", {"init_lr": 0.0}, "init_lr"),
+        ("fsp", {"stages": [1]}, "at least two"),
+        ("crd", {"momentum": 1.5}, "momentum"),
+        ("crd", {"negatives": 0}, "negatives"),
+        ("dkd", {"warmup": 0}, "warmup"),
+        ("reviewkd", {"kd_weight": -1.0}, "kd_weight"),
     ],
 )
 def test_bad_options_raise_clear_errors(name: str, args: dict, message: str) -> None:
