@@ -15,7 +15,13 @@ import torch
 
 from cskd.data import load_dataset, subset
 from cskd.engine.recipe import Recipe
-from cskd.engine.trainer import EngineOptions, StudentJob, train_group
+from cskd.engine.trainer import (
+    EngineOptions,
+    StudentJob,
+    channels_last_hangs_on_cpu,
+    cpu_safe_options,
+    train_group,
+)
 from cskd.models import create_model
 
 TINY = {"width_multiplier": 0.25}  # cifar_resnet18_w0_25 at a quarter: 4/8/16/32 channels
@@ -177,3 +183,16 @@ def test_every_method_trains_on_real_data_with_falling_loss(tmp_path, small_cifa
         main = history[history["phase"] == "main"]
         assert main["train_loss"].notna().all() and torch.isfinite(torch.tensor(main["train_loss"].values)).all()
         assert main["train_loss"].iloc[-1] < main["train_loss"].iloc[0], outcome.run_id
+
+
+def test_groups_that_would_hang_in_channels_last_train_in_nchw_on_the_cpu(tmp_path):
+    """torch 2.14.1 never returns from the CPU channels_last backward of a 1x1 stride-2 conv from 4 channels."""
+    thin = {"width_multiplier": 0.25}  # 4-channel stem: its first shortcut is 4 -> 8, 1x1, stride 2
+    assert channels_last_hangs_on_cpu(create_model("cifar_resnet18_w0_25", num_classes=10, **thin))
+    assert not channels_last_hangs_on_cpu(create_model("cifar_resnet18_w0_25", num_classes=10, width_multiplier=0.5))
+    options = EngineOptions(progress=False)
+    hanging = [job(tmp_path, "a", model_kwargs={"width_multiplier": 0.5}), job(tmp_path, "b", model_kwargs=thin)]
+    assert not cpu_safe_options(options, hanging, 10, None).channels_last
+    assert cpu_safe_options(options, hanging[:1], 10, None).channels_last
+    cuda = EngineOptions(device=torch.device("cuda"), progress=False)
+    assert cpu_safe_options(cuda, hanging, 10, None).channels_last

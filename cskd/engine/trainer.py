@@ -22,7 +22,7 @@ import random
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,37 @@ def autocast(options: EngineOptions):
     if options.amp and options.device.type == "cuda":
         return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
     return nullcontext()
+
+
+def channels_last_hangs_on_cpu(model: nn.Module) -> bool:
+    """Whether ``model`` has a 1x1 strided convolution from fewer than 8 channels.
+
+    torch 2.14.1's CPU backward of such a convolution in channels_last never returns (seen: 4 -> 8 channels, stride 2,
+    batches of 64 at 32x32, e.g. the shortcut of ``cifar_resnet18_w0_25`` at ``width_multiplier: 0.25``), so a group
+    holding one trains in NCHW on the CPU.
+    """
+    return any(
+        isinstance(m, nn.Conv2d) and m.in_channels < 8 and m.kernel_size == (1, 1) and m.stride != (1, 1)
+        for m in model.modules()
+    )
+
+
+def cpu_safe_options(
+    options: EngineOptions, jobs: list[StudentJob], num_classes: int, teacher: nn.Module | None
+) -> EngineOptions:
+    """``options`` with channels_last off when a network of the group would hang in it on the CPU."""
+    if not options.channels_last or options.device.type != "cpu":
+        return options
+    networks = [teacher] if teacher is not None else []
+    with torch.device("meta"):
+        for job in jobs:
+            try:
+                networks.append(create_model(job.model, num_classes=num_classes, **job.model_kwargs))
+            except Exception:  # a bad model fails its own run when it is built for real
+                continue
+    if any(channels_last_hangs_on_cpu(net) for net in networks):
+        return replace(options, channels_last=False)
+    return options
 
 
 def prepare_model(model: nn.Module, options: EngineOptions) -> nn.Module:
@@ -355,6 +386,9 @@ def train_group(
         teacher = teacher.eval()
         for p in teacher.parameters():
             p.requires_grad_(False)
+    options = cpu_safe_options(options, jobs, data.num_classes, teacher)
+    if teacher is not None and not options.channels_last:
+        teacher = teacher.to(memory_format=torch.contiguous_format)
     teacher_spec = feature_spec(teacher, data.input_size) if teacher is not None else None
     students: list[_Student] = []
     failed: list[RunOutcome] = []
