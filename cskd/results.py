@@ -130,7 +130,11 @@ def read_epochs(path: Path) -> pd.DataFrame:
     return table.frame
 
 
+def latest_rows(runs: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """The latest row of every run id in ``runs`` (rows are appended, so a later row supersedes an earlier one)."""
+    return {row["run_id"]: row for row in runs.to_dict("records")}
+
+
 def finished_run_ids(path: Path) -> set[str]:
-    """Run ids with a successful row in ``runs.csv``."""
-    runs = read_runs(path)
-    return set(runs.loc[runs["status"] == "ok", "run_id"])
+    """Run ids whose latest row in ``runs.csv`` is successful."""
+    return {run_id for run_id, row in latest_rows(read_runs(path)).items() if row["status"] == "ok"}
