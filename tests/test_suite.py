@@ -320,3 +320,19 @@ def test_missing_data_stops_the_sweep_before_any_row(tmp_path, capsys):
     assert code == 2
     assert "dataset 'cifar10' not found" in out and str(empty) in out and "cifar-10-python.tar.gz" in out
     assert not (tmp_path / "table1" / "runs.csv").exists()
+
+
+def test_authors_code_normalisation_is_part_of_the_run_and_its_data(tmp_path):
+    from cskd.data.augment import AUTHORS_CODE_MEAN, AUTHORS_CODE_STD, CIFAR10_AUGMENT, normalized_as
+
+    default = expand(load_suite(write_suite(tmp_path, {})))
+    authors = expand(load_suite(write_suite(tmp_path, {"normalization": "authors_code"})))
+    assert {r.normalization for r in authors.runs} == {"authors_code"}
+    assert not {r.run_id for r in default.runs} & {r.run_id for r in authors.runs}  # other data, other runs
+    spec = normalized_as(CIFAR10_AUGMENT, "authors_code")
+    assert (
+        (spec.mean, spec.std)
+        == (AUTHORS_CODE_MEAN, AUTHORS_CODE_STD)
+        == ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010))
+    )
+    assert normalized_as(CIFAR10_AUGMENT, "dataset") == CIFAR10_AUGMENT

@@ -126,7 +126,7 @@ def load_trained_model(
         detail = " ".join(str(error).split())
         raise checkpoint.CheckpointError(
             f"checkpoint {path} does not fit model {name} {kwargs or ''} with {num_classes} classes: it was written "
-            f"for another model, width or dataset ({detail[:400]}{' ...' if len(detail) > 400 else ''})"
+            f"for another model, width or dataset; {fix} ({detail[:300]}{' ...' if len(detail) > 300 else ''})"
         ) from None
     return prepare_model(model, options).eval()
 
