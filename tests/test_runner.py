@@ -27,7 +27,8 @@ SUITE = {
     "recipe": {"epochs": 3, "batch_size": 100, "lr": 0.05, "milestones": [2]},
     "models": {
         "T": {"model": "cifar_resnet18_w0_25", "kwargs": {"width_multiplier": 0.5}},
-        "S": {"model": "cifar_resnet18_w0_25", "kwargs": {"width_multiplier": 0.25}},
+        # 8 channels, not 4: torch 2.14.1 crashes in the channels_last backward of a 4->8 1x1 stride-2 convolution
+        "S": {"model": "cifar_resnet18_w0_25", "kwargs": {"width_multiplier": 0.5}},
     },
     "pairs": [["T", "S"]],
     "methods": {"CE": {"method": "ce"}, "KD": {"method": "kd", "args": {"form": "mse"}}, "CSKD": {"method": "cskd"}},
@@ -148,9 +149,8 @@ def test_two_runners_at_once_share_the_work(tmp_path, cached_data):
 def tiny_suite(tmp_path: Path, **changes) -> Path:
     """The mini suite at its smallest: 1 epoch on 200 images (a run takes seconds)."""
     recipe = {"epochs": 1, "batch_size": 50, "lr": 0.05, "milestones": []}
-    model = {"model": "cifar_resnet18_w0_25", "kwargs": {"width_multiplier": 0.5}}
-    small = {"train_subset": 200, "test_subset": 100, "recipe": recipe, "models": {"T": model, "S": model}}
-    return write_suite(tmp_path, **(small | {"methods": {"KD": SUITE["methods"]["KD"]}} | changes))
+    small = {"train_subset": 200, "test_subset": 100, "recipe": recipe, "methods": {"KD": SUITE["methods"]["KD"]}}
+    return write_suite(tmp_path, **(small | changes))
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:

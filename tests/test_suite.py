@@ -55,6 +55,8 @@ def test_unknown_model_lists_close_names(tmp_path):
 def test_unknown_method_lists_close_names(tmp_path):
     message = error_of(write_suite(tmp_path, {"methods": {"KD": {"method": "kdd"}}}))
     assert "methods.KD" in message and "unknown method 'kdd'" in message and "kd" in message
+    message = error_of(write_suite(tmp_path, {"methods": {"KD": {"method": "KD"}}}))  # names are case-sensitive
+    assert "unknown method 'KD' (closest: kd)" in message
 
 
 def test_unknown_method_option_lists_close_names(tmp_path):

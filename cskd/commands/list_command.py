@@ -75,7 +75,7 @@ def list_suites(args: argparse.Namespace) -> None:
         try:
             suite = load_suite(path)
         except SuiteError as error:
-            rows.append((path.stem, "", "", f"INVALID: {error}"))
+            rows.append((path.stem, "", "", "", f"INVALID: {error}"))
             continue
         profiles = ", ".join(f"{p}: {len(expand(suite, p).runs)}" for p in suite.profiles) or "none"
         rows.append((suite.name, suite.paper_table or "", len(expand(suite).runs), profiles, suite.description))
