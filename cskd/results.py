@@ -133,8 +133,3 @@ def read_epochs(path: Path) -> pd.DataFrame:
 def latest_rows(runs: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """The latest row of every run id in ``runs`` (rows are appended, so a later row supersedes an earlier one)."""
     return {row["run_id"]: row for row in runs.to_dict("records")}
-
-
-def finished_run_ids(path: Path) -> set[str]:
-    """Run ids whose latest row in ``runs.csv`` is successful."""
-    return {run_id for run_id, row in latest_rows(read_runs(path)).items() if row["status"] == "ok"}

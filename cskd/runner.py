@@ -20,6 +20,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -138,7 +139,14 @@ class Runner:
 
         return {r.run_id: status_of(r) for r in (self.plan.runs if runs is None else runs)}
 
-    def _status(self, run: RunSpec, latest: dict | None, needed: bool, by_id: dict, status_of) -> RunStatus:
+    def _status(
+        self,
+        run: RunSpec,
+        latest: dict[str, Any] | None,
+        needed: bool,
+        by_id: dict[str, RunSpec],
+        status_of: Callable[[RunSpec], RunStatus],
+    ) -> RunStatus:
         if latest is not None and latest["status"] == "ok":
             problem = self._teacher_checkpoint_problem(run) if needed else ""
             return RunStatus("redo", f"{problem}; it is trained again") if problem else RunStatus("done")
@@ -155,7 +163,7 @@ class Runner:
                 return RunStatus("blocked", f"its teacher {run.teacher} cannot teach: {teacher.note}")
         return own
 
-    def _unfinished_status(self, run: RunSpec, latest: dict | None) -> RunStatus:
+    def _unfinished_status(self, run: RunSpec, latest: dict[str, Any] | None) -> RunStatus:
         path = self.paths.checkpoint(run.run_id)
         try:
             state = checkpoint.load(path)

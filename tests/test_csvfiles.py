@@ -12,7 +12,7 @@ from cskd import csvfiles
 from cskd.report.cells import CellTable, read_runs_csv
 from cskd.report.errors import ReportInputError
 from cskd.report.paper import load_paper_results
-from cskd.results import RUN_COLUMNS, append_run_row, finished_run_ids, read_epochs, read_runs
+from cskd.results import RUN_COLUMNS, append_run_row, latest_rows, read_epochs, read_runs
 
 #: texts pandas reads as missing values by default
 NA_TEXTS = ("NA", "nan", "null", "None", "N/A")
@@ -77,7 +77,7 @@ def test_a_damaged_last_line_is_named_and_the_other_rows_count(tmp_path: Path, c
     assert list(read_runs(path)["run_id"]) == ["a", "b"]
     assert f"{path}, line 4: 9 fields where the header has {len(RUN_COLUMNS)}" in capsys.readouterr().err
     append_run_row(path, row("d"))  # the next append starts on a line of its own
-    assert finished_run_ids(path) == {"a", "b", "d"}
+    assert set(latest_rows(read_runs(path))) == {"a", "b", "d"}
 
 
 def test_an_unclosed_quote_does_not_swallow_the_rows_after_it(tmp_path: Path, capsys) -> None:
