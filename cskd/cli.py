@@ -7,11 +7,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from cskd import __version__
-from cskd.engine.trainer import EngineOptions
+
+if TYPE_CHECKING:  # the CLI answers --help without importing torch; each command imports what it needs when it runs
+    import torch
+
+    from cskd.engine.trainer import EngineOptions
 
 DESCRIPTION = """\
 cskd: reproduce and extend "Improving Knowledge Distillation via Category Structure" (CSKD, ECCV 2020).
@@ -26,6 +29,8 @@ Typical use:
 
 def pick_device(name: str) -> torch.device:
     """``auto`` is the first CUDA device when there is one, else the CPU."""
+    import torch
+
     if name == "auto":
         return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
@@ -55,6 +60,10 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def engine_options(args: argparse.Namespace, seed: int = 0) -> EngineOptions:
+    import torch
+
+    from cskd.engine.trainer import EngineOptions
+
     if args.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
@@ -66,6 +75,17 @@ def engine_options(args: argparse.Namespace, seed: int = 0) -> EngineOptions:
         channels_last=not args.no_channels_last,
         compile=args.compile,
         progress=not args.no_progress and sys.stderr.isatty(),
+    )
+
+
+def add_results_argument(parser: argparse.ArgumentParser) -> None:
+    """``--results-dir``, with the rule every command shares (:mod:`cskd.locations`)."""
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=None,
+        help="folder holding SUITE/runs.csv, SUITE/epochs/ and SUITE/checkpoints/ (default: $CSKD_RESULTS, else "
+        "./results)",
     )
 
 

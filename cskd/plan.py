@@ -3,7 +3,9 @@
 A run is one model trained once: a teacher (cross-entropy), a teacher-free student (CE, shared by every pair with that
 student), or a student distilled from a teacher with a method. Its identity is the sha256 of its fully resolved
 configuration (models with their arguments, method with every option including defaults, recipe, data, seed and the
-identity of its teacher), so a changed setting is a new run and an unchanged one is never trained twice.
+identity of its teacher), so a changed setting is a new run and an unchanged one is never trained twice. A setting
+added later enters the configuration only when it differs from its default (``normalization``), so adding it changed
+no existing run's id.
 
 Runs that share a teacher, a dataset, a recipe and a seed form a lockstep group: one stream of batches, one teacher
 forward per batch. Teacher-free runs of the same recipe form their own group, which trains first.
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cskd.engine.recipe import Recipe
-from cskd.methods.base import get_method
+from cskd.methods.base import close_names, get_method
 from cskd.suite import MethodEntry, ModelRef, Profile, Suite, SuiteError, TeacherCheckpoint
 
 TEACHER_LABEL = "Teacher"
@@ -39,6 +41,7 @@ class RunSpec:
     method: MethodEntry  # args fully resolved (defaults included)
     seed: int
     dataset: str
+    normalization: str  # "dataset" or "authors_code" (cskd.data.augment.NORMALIZATIONS)
     train_subset: int | None
     test_subset: int | None
     recipe: Recipe
@@ -51,6 +54,7 @@ class RunSpec:
             self.teacher_run,
             self.teacher_checkpoint,
             self.dataset,
+            self.normalization,
             self.train_subset,
             self.test_subset,
             self.recipe,
@@ -111,6 +115,7 @@ def expand(
         "suite": suite.name,
         "profile": profile.name,
         "dataset": dataset,
+        "normalization": suite.normalization,
         "train_subset": train_subset,
         "test_subset": test_subset,
         "recipe": recipe,
@@ -120,7 +125,8 @@ def expand(
         return suite.models[label].with_width_multiplier(suite.width_multiplier(profile, label))
 
     def config(run: dict[str, Any]) -> dict[str, Any]:
-        return {
+        normalization = {} if suite.normalization == "dataset" else {"normalization": suite.normalization}
+        return normalization | {  # present only when not the default, so the default keeps every existing run id
             "kind": run["kind"],
             "model": model(run["student"]).to_dict(),
             "method": run["method"].name,
@@ -189,6 +195,8 @@ def expand(
 
 
 def _select(runs: list[RunSpec], only: dict[str, str]) -> list[RunSpec]:
+    """The runs matching every KEY=VALUE of ``only`` (values match exactly, case included), and their teachers; a
+    value no run has raises :class:`SuiteError` with the closest values."""
     for key in only:
         if key not in FILTER_KEYS:
             raise SuiteError(f"--only {key}=...: unknown key; use one of {', '.join(FILTER_KEYS)}")
@@ -198,6 +206,15 @@ def _select(runs: list[RunSpec], only: dict[str, str]) -> list[RunSpec]:
     def value(run: RunSpec, key: str) -> str:
         return run.method.label if key == "method" else str(getattr(run, key))
 
+    for key, wanted in only.items():
+        values = sorted({value(r, key) for r in runs} - {""})
+        if wanted not in values:
+            same = [v for v in values if v.lower() == wanted.lower()]
+            hint = f"values are case-sensitive: {same[0]!r}?" if same else close_names(wanted, values)
+            raise SuiteError(f"--only {key}={wanted}: no run of this plan has {key} {wanted!r} ({hint})")
     kept = [r for r in runs if all(value(r, k) == v for k, v in only.items())]
+    if not kept:
+        chosen = " ".join(f"{k}={v}" for k, v in only.items())
+        raise SuiteError(f"--only {chosen}: each value matches some run, but no run matches them all")
     needed = {r.teacher_run for r in kept if r.teacher_run}
     return [r for r in runs if r in kept or r.run_id in needed]

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from filelock import FileLock
+
+from cskd.csvfiles import CsvTable, append_line, read_csv_table, report_damaged
 
 #: columns of runs.csv, in order; docs/results.md documents each
 RUN_COLUMNS: tuple[str, ...] = (
@@ -79,29 +79,17 @@ def _row_text(row: Mapping[str, Any], columns: Iterable[str]) -> str:
     return buffer.getvalue()
 
 
-def lock_for(path: Path) -> FileLock:
-    """The inter-process lock guarding ``path`` (a sibling ``.lock`` file)."""
-    return FileLock(str(path) + ".lock")
-
-
 def append_run_row(path: Path, row: Mapping[str, Any]) -> None:
     """Append one row to ``runs.csv`` under a file lock, writing the header when the file is new.
 
-    Unknown keys raise; missing keys are written empty. The write is flushed and fsynced before the lock is released,
-    so two runners never interleave or lose rows.
+    Unknown keys raise; missing keys are written empty. The row is one write of the whole line, fsynced before the
+    lock is released, so two runners never interleave or lose rows and a failed write leaves no partial line
+    (:func:`cskd.csvfiles.append_line`).
     """
     unknown = set(row) - set(RUN_COLUMNS)
     if unknown:
         raise KeyError(f"not runs.csv columns: {sorted(unknown)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_for(path):
-        new = not path.exists() or path.stat().st_size == 0
-        with path.open("a", newline="") as handle:
-            if new:
-                handle.write(",".join(RUN_COLUMNS) + "\r\n")
-            handle.write(_row_text(row, RUN_COLUMNS))
-            handle.flush()
-            os.fsync(handle.fileno())
+    append_line(path, _row_text(row, RUN_COLUMNS), header=",".join(RUN_COLUMNS) + "\r\n")
 
 
 #: runs.csv columns holding text (everything else is a number or empty)
@@ -112,20 +100,36 @@ TEXT_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+#: runs.csv columns holding numbers (empty when unknown)
+NUMBER_COLUMNS: tuple[str, ...] = tuple(c for c in RUN_COLUMNS if c not in TEXT_COLUMNS)
+
+
+def read_runs_table(path: Path) -> CsvTable:
+    """The rows of a ``runs.csv`` and its damaged records (:func:`cskd.csvfiles.read_csv_table`); raises
+    :class:`~cskd.csvfiles.CsvFileError` when the file is not a runs.csv at all."""
+    return read_csv_table(path, text=TEXT_COLUMNS, numbers=NUMBER_COLUMNS, required=RUN_COLUMNS)
+
+
 def read_runs(path: Path) -> pd.DataFrame:
-    """All rows of a ``runs.csv``, text columns as text ("" when empty), numbers as numbers.
+    """All readable rows of a ``runs.csv``: text columns as text ("" when empty; ``NA`` is a label, not a missing
+    value), numbers as numbers. A damaged record is reported on stderr with its line number and left out.
 
-    An empty frame with the schema's columns when the file does not exist.
+    An empty frame with the schema's columns when the file does not exist or is empty.
     """
-    if not path.exists():
-        return pd.DataFrame(columns=list(RUN_COLUMNS))
-    runs = pd.read_csv(path, dtype=dict.fromkeys(TEXT_COLUMNS, str))
-    for column in TEXT_COLUMNS:
-        runs[column] = runs[column].fillna("")
-    return runs
+    if not path.exists() or path.stat().st_size == 0:
+        return pd.DataFrame({c: pd.Series(dtype=object if c in TEXT_COLUMNS else "float64") for c in RUN_COLUMNS})
+    table = read_runs_table(path)
+    report_damaged(table.damaged)
+    return table.frame
 
 
-def finished_run_ids(path: Path) -> set[str]:
-    """Run ids with a successful row in ``runs.csv``."""
-    runs = read_runs(path)
-    return set(runs.loc[runs["status"] == "ok", "run_id"])
+def read_epochs(path: Path) -> pd.DataFrame:
+    """The rows of an ``epochs/<run_id>.csv`` (``phase`` as text, every other column a number)."""
+    table = read_csv_table(path, text=("phase",), numbers=[c for c in EPOCH_COLUMNS if c != "phase"])
+    report_damaged(table.damaged)
+    return table.frame
+
+
+def latest_rows(runs: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """The latest row of every run id in ``runs`` (rows are appended, so a later row supersedes an earlier one)."""
+    return {row["run_id"]: row for row in runs.to_dict("records")}

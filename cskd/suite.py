@@ -2,24 +2,81 @@
 
 A suite names its dataset, recipe, models (labels such as ``R101_0.5`` mapped to timm model names), teacher/student
 pairs, methods (labels such as ``KD`` mapped to a registered method and its arguments), seeds, and profiles that scale
-it down for small machines. docs/suites.md documents the schema; :func:`load_suite` reports every problem with the file
-and key it concerns.
+it down for small machines. docs/suites.md documents the schema.
+
+:func:`load_suite` reports the first problem with the file and the key it concerns: every key is type-checked
+(:data:`SUITE_KEYS`, :data:`PROFILE_KEYS`, the recipe's fields, each method option against the annotation of its
+constructor argument), names are checked against the registries (models, methods, datasets, the paper's tables), subset
+sizes against the dataset's published size. :func:`check_builds` then builds every model a plan trains with its
+arguments and every method with its options for each pair that uses it (models on the meta device: no weights are
+allocated); ``cskd run`` calls it, dry run included, so a bad width or option stops the sweep before the first teacher
+trains. Building takes a fraction of a second per model, which is why loading alone (``cskd list suites``, reports)
+does not build.
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import functools
+import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import timm
+import torch
 import yaml
 
-from cskd.engine.recipe import Recipe
-from cskd.methods.base import UnknownMethodError, close_names, get_method
+from cskd.data import dataset_input_size, dataset_split_sizes, get_source
+from cskd.data.augment import NORMALIZATIONS
+from cskd.data.errors import UnknownDatasetError
+from cskd.engine.recipe import Recipe, RecipeError
+from cskd.features import FeatureSpec
+from cskd.methods.base import MethodOptionError, UnknownMethodError, build_method, close_names, get_method
+from cskd.typecheck import type_problem
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+PAPER_RESULTS = BENCHMARKS / "paper_results.csv"
+
+#: every top-level key of a suite file and its type; adding a key is one line here and a reader in load_suite
+SUITE_KEYS: dict[str, Any] = {
+    "name": str,
+    "description": str,
+    "paper_table": str | int,
+    "dataset": str,
+    "normalization": Literal[NORMALIZATIONS],
+    "recipe": dict,
+    "models": dict,
+    "pairs": list,
+    "methods": dict,
+    "teachers": list[str],
+    "seeds": list[int],
+    "teacher_seed": int,
+    "train_subset": int,
+    "test_subset": int,
+    "teacher_checkpoints": dict,
+    "profiles": dict,
+}
+#: the top-level keys a suite must have (``pairs`` and ``methods`` unless ``teachers`` lists what to train)
+REQUIRED_KEYS = ("dataset", "recipe", "models")
+#: every key of a profile and its type
+PROFILE_KEYS: dict[str, Any] = {
+    "description": str,
+    "dataset": str,
+    "epochs": int,
+    "train_subset": int,
+    "test_subset": int,
+    "width_multiplier": float | dict,
+    "seeds": list[int],
+    "pairs": list,
+    "methods": list[str],
+    "method_args": dict,
+    "recipe": dict,
+}
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class SuiteError(ValueError):
@@ -96,6 +153,7 @@ class Suite:
     description: str
     paper_table: str | None
     dataset: str
+    normalization: str  # "dataset" (each dataset's own statistics) or "authors_code" (the CSKD code's constants)
     recipe: Recipe
     models: dict[str, ModelRef]
     pairs: list[Pair]
@@ -148,19 +206,23 @@ class _Reader:
     def fail(self, key: str, problem: str) -> SuiteError:
         return SuiteError(f"{self.path}: {key}: {problem}")
 
-    def get(self, mapping: dict, key: str, where: str, kind: type | tuple[type, ...], *, default: Any = ...) -> Any:
+    def get(self, mapping: dict, key: str, where: str, kind: Any, *, default: Any = ...) -> Any:
+        """``mapping[key]`` checked against the annotation ``kind``; ``default`` when absent (required if none)."""
         if key not in mapping:
             if default is ...:
                 raise self.fail(f"{where}{key}", "missing required key")
             return default
-        value = mapping[key]
-        accepts_float = kind is float or (isinstance(kind, tuple) and float in kind)
-        if accepts_float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
-            expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            raise self.fail(f"{where}{key}", f"expected {expected}, got {type(value).__name__} ({value!r})")
-        return value
+        problem = type_problem(mapping[key], kind)
+        if problem:
+            raise self.fail(f"{where}{key}", problem)
+        return mapping[key]
+
+    def keys(self, mapping: dict, schema: dict[str, Any], where: str) -> None:
+        """Every key of ``mapping`` is one of ``schema`` (else close names) and has the type the schema gives."""
+        for key in mapping:
+            if key not in schema:
+                raise self.fail(f"{where}{key}", f"unknown key ({close_names(str(key), sorted(schema))})")
+            self.get(mapping, key, where, schema[key])
 
 
 def load_suite(name_or_path: str | Path) -> Suite:
@@ -173,60 +235,42 @@ def load_suite(name_or_path: str | Path) -> Suite:
     read = _Reader(path)
     if not isinstance(raw, dict):
         raise SuiteError(f"{path}: the top level must be a mapping of keys, got {type(raw).__name__}")
-    known = {
-        "name",
-        "description",
-        "paper_table",
-        "dataset",
-        "recipe",
-        "models",
-        "pairs",
-        "methods",
-        "teachers",
-        "seeds",
-        "teacher_seed",
-        "train_subset",
-        "test_subset",
-        "teacher_checkpoints",
-        "profiles",
-    }
-    for key in raw:
-        if key not in known:
-            raise read.fail(str(key), f"unknown key ({close_names(str(key), sorted(known))})")
-    models = _read_models(read, read.get(raw, "models", "", dict))
-    teachers = _read_teachers(read, read.get(raw, "teachers", "", list, default=[]), models)
-    pairs = _read_pairs(
-        read, read.get(raw, "pairs", "", list, default=[] if teachers else ...), models, "pairs", not teachers
-    )
-    methods = _read_methods(read, read.get(raw, "methods", "", dict, default={} if not pairs else ...), bool(pairs))
-    try:
-        recipe = Recipe.from_dict(read.get(raw, "recipe", "", dict))
-    except (TypeError, ValueError) as error:
-        raise read.fail("recipe", str(error)) from None
-    paper_table = read.get(raw, "paper_table", "", (str, int), default=None)
+    read.keys(raw, SUITE_KEYS, "")
+    for key in REQUIRED_KEYS:
+        read.get(raw, key, "", SUITE_KEYS[key])
+    models = _read_models(read, raw["models"])
+    teachers = _read_teachers(read, raw.get("teachers", []), models)
+    pairs = _read_pairs(read, raw.get("pairs", []), models, "pairs", required=not teachers)
+    methods = _read_methods(read, raw.get("methods", {}), required=bool(pairs))
+    dataset = _read_dataset(read, raw["dataset"], "dataset")
     suite = Suite(
-        name=read.get(raw, "name", "", str, default=path.stem),
+        name=raw.get("name", path.stem),
         path=path,
-        description=read.get(raw, "description", "", str, default=""),
-        paper_table=None if paper_table is None else str(paper_table),
-        dataset=read.get(raw, "dataset", "", str),
-        recipe=recipe,
+        description=raw.get("description", ""),
+        paper_table=_read_paper_table(read, raw.get("paper_table")),
+        dataset=dataset,
+        normalization=raw.get("normalization", NORMALIZATIONS[0]),
+        recipe=_read_recipe(read, {}, raw["recipe"], "recipe"),
         models=models,
         pairs=pairs,
         methods=methods,
         teachers=teachers,
-        seeds=_read_seeds(read, read.get(raw, "seeds", "", list, default=[0]), "seeds"),
-        teacher_seed=read.get(raw, "teacher_seed", "", int, default=0),
-        train_subset=read.get(raw, "train_subset", "", int, default=None),
-        test_subset=read.get(raw, "test_subset", "", int, default=None),
-        teacher_checkpoints=_read_checkpoints(read, read.get(raw, "teacher_checkpoints", "", dict, default={}), models),
+        seeds=_read_seeds(read, raw.get("seeds", [0]), "seeds"),
+        teacher_seed=raw.get("teacher_seed", 0),
+        train_subset=_read_subset(read, raw, "train", dataset, ""),
+        test_subset=_read_subset(read, raw, "test", dataset, ""),
+        teacher_checkpoints=_read_checkpoints(read, raw.get("teacher_checkpoints", {}), models),
         profiles={},
     )
-    profiles = read.get(raw, "profiles", "", dict, default={})
-    return dataclasses.replace(suite, profiles={n: _read_profile(read, n, v, suite) for n, v in profiles.items()})
+    profiles = {str(n): _read_profile(read, str(n), v, suite) for n, v in raw.get("profiles", {}).items()}
+    suite = dataclasses.replace(suite, profiles=profiles)
+    _check_normalization(read, suite)
+    return suite
 
 
 def _read_models(read: _Reader, raw: dict) -> dict[str, ModelRef]:
+    import cskd.models  # noqa: F401  (registers the paper's models with timm)
+
     models = {}
     for label, value in raw.items():
         where = f"models.{label}"
@@ -234,12 +278,11 @@ def _read_models(read: _Reader, raw: dict) -> dict[str, ModelRef]:
             value = {"model": value}
         if not isinstance(value, dict):
             raise read.fail(where, f"expected a timm model name or {{model: NAME, kwargs: {{...}}}}, got {value!r}")
+        read.keys(value, {"model": str, "kwargs": dict}, f"{where}.")
         name = read.get(value, "model", f"{where}.", str)
-        import cskd.models  # noqa: F401  (registers the paper's models with timm)
-
-        if name not in timm.list_models():
+        if not timm.is_model(name):
             raise read.fail(f"{where}.model", f"unknown model {name!r} ({close_names(name, timm.list_models())})")
-        models[str(label)] = ModelRef(name, read.get(value, "kwargs", f"{where}.", dict, default={}))
+        models[str(label)] = ModelRef(name, value.get("kwargs", {}))
     return models
 
 
@@ -251,6 +294,7 @@ def _read_pairs(read: _Reader, raw: list, models: dict[str, ModelRef], where: st
             item = {"teacher": item[0], "student": item[1]}
         if not isinstance(item, dict):
             raise read.fail(key, f"expected [TEACHER, STUDENT] or {{teacher: T, student: S}}, got {item!r}")
+        read.keys(item, {"teacher": str, "student": str}, f"{key}.")
         pair = Pair(read.get(item, "teacher", f"{key}.", str), read.get(item, "student", f"{key}.", str))
         for role, label in (("teacher", pair.teacher), ("student", pair.student)):
             if label not in models:
@@ -261,11 +305,10 @@ def _read_pairs(read: _Reader, raw: list, models: dict[str, ModelRef], where: st
     return pairs
 
 
-def _read_teachers(read: _Reader, raw: list, models: dict[str, ModelRef]) -> list[str]:
+def _read_teachers(read: _Reader, raw: list[str], models: dict[str, ModelRef]) -> list[str]:
     for i, label in enumerate(raw):
-        if not isinstance(label, str) or label not in models:
-            hint = close_names(str(label), list(models))
-            raise read.fail(f"teachers[{i}]", f"expected a model label of the suite, got {label!r} ({hint})")
+        if label not in models:
+            raise read.fail(f"teachers[{i}]", f"unknown model label {label!r} ({close_names(label, list(models))})")
     return list(dict.fromkeys(raw))
 
 
@@ -277,22 +320,69 @@ def _read_methods(read: _Reader, raw: dict, required: bool) -> list[MethodEntry]
             value = {"method": value}
         if not isinstance(value, dict):
             raise read.fail(where, f"expected {{method: NAME, args: {{...}}}}, got {value!r}")
+        read.keys(value, {"method": str, "args": dict}, f"{where}.")
         name = read.get(value, "method", f"{where}.", str)
-        args = read.get(value, "args", f"{where}.", dict, default={})
-        try:
-            get_method(name).check_options(args)
-        except UnknownMethodError as error:
-            raise read.fail(where, str(error)) from None
+        args = value.get("args", {})
+        _check_options(read, name, args, f"{where}.args")
         entries.append(MethodEntry(str(label), name, args))
     if required and not entries:
         raise read.fail("methods", "needs at least one method")
     return entries
 
 
-def _read_seeds(read: _Reader, raw: list, where: str) -> list[int]:
-    if not raw or not all(isinstance(s, int) and not isinstance(s, bool) for s in raw):
-        raise read.fail(where, f"expected a non-empty list of integers, got {raw!r}")
+def _check_options(read: _Reader, method: str, args: dict, where: str) -> None:
+    """Known method, known option names, each value of its option's annotated type."""
+    try:
+        get_method(method).check_options(args)
+    except UnknownMethodError as error:
+        raise read.fail(where.removesuffix(".args"), str(error)) from None
+    except MethodOptionError as error:
+        raise read.fail(where, str(error)) from None
+
+
+def _read_dataset(read: _Reader, name: str, key: str) -> str:
+    try:
+        get_source(name)
+    except UnknownDatasetError as error:
+        raise read.fail(key, str(error)) from None
+    return name
+
+
+def _read_paper_table(read: _Reader, value: str | int | None) -> str | None:
+    if value is None:
+        return None
+    with PAPER_RESULTS.open(newline="") as stream:
+        tables = list(dict.fromkeys(row["table"] for row in csv.DictReader(stream)))
+    if str(value) not in tables:
+        raise read.fail("paper_table", f"no table {str(value)!r} in {PAPER_RESULTS} (known: {', '.join(tables)})")
+    return str(value)
+
+
+def _read_recipe(read: _Reader, base: dict[str, Any], raw: dict, where: str) -> Recipe:
+    try:
+        return Recipe.from_dict({**base, **raw})
+    except RecipeError as error:
+        raise read.fail(f"{where}.{error.key}", error.problem) from None
+
+
+def _read_seeds(read: _Reader, raw: list[int], where: str) -> list[int]:
+    if not raw:
+        raise read.fail(where, "expected a non-empty list of integers, got an empty list")
     return list(raw)
+
+
+def _read_subset(read: _Reader, raw: dict, split: str, dataset: str, where: str) -> int | None:
+    """A ``train_subset`` / ``test_subset``: between 1 and the dataset's published number of images of the split."""
+    key = f"{split}_subset"
+    count = raw.get(key)
+    if count is None:
+        return None
+    sizes = dataset_split_sizes(dataset)
+    available = None if sizes is None else sizes[0 if split == "train" else 1]
+    if count < 1 or (available is not None and count > available):
+        limit = f"between 1 and {available}, the {split} images of {dataset}" if available else "at least 1"
+        raise read.fail(f"{where}{key}", f"must be {limit}, got {count}")
+    return count
 
 
 def _read_checkpoints(read: _Reader, raw: dict, models: dict[str, ModelRef]) -> dict[str, TeacherCheckpoint]:
@@ -303,10 +393,14 @@ def _read_checkpoints(read: _Reader, raw: dict, models: dict[str, ModelRef]) -> 
             raise read.fail(where, f"unknown model label {label!r} ({close_names(str(label), list(models))})")
         if not isinstance(value, dict):
             raise read.fail(where, f"expected {{path: FILE, sha256: HEX}}, got {value!r}")
+        read.keys(value, {"path": str, "sha256": str}, f"{where}.")
+        sha256 = read.get(value, "sha256", f"{where}.", str)
+        if not _SHA256.fullmatch(sha256):
+            raise read.fail(f"{where}.sha256", f"expected 64 lowercase hex digits (sha256sum FILE), got {sha256!r}")
         path = Path(read.get(value, "path", f"{where}.", str)).expanduser()
         if not path.is_absolute():
             path = (read.path.parent / path).resolve()
-        checkpoints[str(label)] = TeacherCheckpoint(path, read.get(value, "sha256", f"{where}.", str))
+        checkpoints[str(label)] = TeacherCheckpoint(path, sha256)
     return checkpoints
 
 
@@ -314,53 +408,115 @@ def _read_profile(read: _Reader, name: str, raw: Any, suite: Suite) -> Profile:
     where = f"profiles.{name}."
     if not isinstance(raw, dict):
         raise read.fail(where[:-1], f"expected a mapping, got {raw!r}")
-    known = {f.name for f in dataclasses.fields(Profile)} - {"name"}
-    for key in raw:
-        if key not in known:
-            raise read.fail(f"{where}{key}", f"unknown profile key ({close_names(str(key), sorted(known))})")
+    read.keys(raw, PROFILE_KEYS, where)
     labels = [m.label for m in suite.methods]
-    methods = raw.get("methods")
-    if methods is not None:
-        for label in read.get(raw, "methods", where, list):
-            if label not in labels:
-                raise read.fail(
-                    f"{where}methods", f"unknown method label {label!r} ({close_names(str(label), labels)})"
-                )
-    method_args = read.get(raw, "method_args", where, dict, default={})
+    for label in raw.get("methods", []):
+        if label not in labels:
+            raise read.fail(f"{where}methods", f"unknown method label {label!r} ({close_names(str(label), labels)})")
+    method_args = raw.get("method_args", {})
     for label, args in method_args.items():
         entry = next((m for m in suite.methods if m.label == label), None)
         if entry is None:
             raise read.fail(f"{where}method_args.{label}", f"unknown method label ({close_names(str(label), labels)})")
-        try:
-            get_method(entry.name).check_options(args)
-        except UnknownMethodError as error:
-            raise read.fail(f"{where}method_args.{label}", str(error)) from None
-    pairs = raw.get("pairs")
-    recipe = read.get(raw, "recipe", where, dict, default={})
-    try:
-        Recipe.from_dict({**suite.recipe.to_dict(), **recipe})
-    except (TypeError, ValueError) as error:
-        raise read.fail(f"{where}recipe", str(error)) from None
-    seeds = raw.get("seeds")
-    multiplier = read.get(raw, "width_multiplier", where, (float, dict), default=1.0)
+        read.get(method_args, label, f"{where}method_args.", dict)
+        _check_options(read, entry.name, args, f"{where}method_args.{label}")
+    recipe = raw.get("recipe", {})
+    _read_recipe(read, suite.recipe.to_dict(), recipe, f"{where}recipe")
+    if raw.get("epochs") is not None and raw["epochs"] < 1:
+        raise read.fail(f"{where}epochs", f"must be >= 1, got {raw['epochs']}")
+    multiplier = raw.get("width_multiplier", 1.0)
     factors = multiplier.items() if isinstance(multiplier, dict) else [("", multiplier)]
     for label, factor in factors:
         key = f"{where}width_multiplier" + (f".{label}" if label else "")
         if label and label not in suite.models:
             raise read.fail(key, f"unknown model label ({close_names(str(label), list(suite.models))})")
-        if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 0:
+        if type_problem(factor, float) or factor <= 0:
             raise read.fail(key, f"must be a number > 0, got {factor!r}")
+    dataset = _read_dataset(read, raw["dataset"], f"{where}dataset") if "dataset" in raw else None
+    seeds, pairs = raw.get("seeds"), raw.get("pairs")
     return Profile(
         name=name,
-        description=read.get(raw, "description", where, str, default=""),
-        dataset=read.get(raw, "dataset", where, str, default=None),
-        epochs=read.get(raw, "epochs", where, int, default=None),
-        train_subset=read.get(raw, "train_subset", where, int, default=None),
-        test_subset=read.get(raw, "test_subset", where, int, default=None),
+        description=raw.get("description", ""),
+        dataset=dataset,
+        epochs=raw.get("epochs"),
+        train_subset=_read_subset(read, raw, "train", dataset or suite.dataset, where),
+        test_subset=_read_subset(read, raw, "test", dataset or suite.dataset, where),
         width_multiplier=multiplier,
         seeds=None if seeds is None else tuple(_read_seeds(read, seeds, f"{where}seeds")),
         pairs=None if pairs is None else tuple(_read_pairs(read, pairs, suite.models, f"{where}pairs")),
-        methods=None if methods is None else tuple(methods),
+        methods=None if raw.get("methods") is None else tuple(raw["methods"]),
         method_args=method_args,
         recipe=recipe,
     )
+
+
+def _check_normalization(read: _Reader, suite: Suite) -> None:
+    """``normalization: authors_code`` is the CSKD code's CIFAR statistics: only CIFAR-shaped datasets take it."""
+    if suite.normalization == NORMALIZATIONS[0]:
+        return
+    for key, dataset in [("dataset", suite.dataset)] + [
+        (f"profiles.{p.name}.dataset", p.dataset) for p in suite.profiles.values() if p.dataset
+    ]:
+        if not dataset.startswith("cifar"):
+            raise read.fail(
+                "normalization",
+                f"{suite.normalization!r} is the authors' CIFAR normalisation, but {key} is {dataset!r}: use it with "
+                f"cifar10, cifar100 or cifar10-jpeg only",
+            )
+
+
+def check_builds(suite: Suite, profile: Profile, sizes: tuple[tuple[int, int, int], int] | None = None) -> None:
+    """Build every model ``suite`` trains under ``profile`` with its arguments, and every method with its options for
+    every pair using it; raise :class:`SuiteError` naming the file and key of the first that cannot be built.
+
+    ``sizes``: the input size and class count; by default the dataset's published ones. Nothing is built for a
+    dataset whose sizes are only known once loaded (an image folder) unless ``sizes`` is given (the runner does, once
+    it has loaded the data).
+    """
+    if sizes is None:
+        known = dataset_input_size(profile.dataset or suite.dataset)
+        if known is None:
+            return
+        sizes = known[0], known[1]
+    input_size, num_classes = sizes
+    read = _Reader(suite.path)
+    specs: dict[str, FeatureSpec] = {}
+    for label, where in _models_of(suite, profile):
+        model = suite.models[label].with_width_multiplier(suite.width_multiplier(profile, label))
+        try:
+            specs[label] = _model_spec(model.name, json.dumps(model.kwargs, sort_keys=True), num_classes, input_size)
+        except Exception as error:
+            raise read.fail(where, f"cannot build {model.name} with {model.kwargs}: {error}") from None
+    overrides = profile.method_args
+    labels = profile.methods or [m.label for m in suite.methods]
+    for entry in (m for m in suite.methods if m.label in labels):
+        args = {**entry.args, **overrides.get(entry.label, {})}
+        overridden = entry.label in overrides
+        where = f"profiles.{profile.name}.method_args.{entry.label}" if overridden else f"methods.{entry.label}.args"
+        for pair in profile.pairs or suite.pairs:
+            teacher = specs[pair.teacher] if get_method(entry.name).uses_teacher else None
+            try:
+                build_method(entry.name, args, specs[pair.student], teacher)
+            except Exception as error:
+                raise read.fail(
+                    where, f"cannot build method {entry.name!r} for {pair.teacher} -> {pair.student}: {error}"
+                ) from None
+
+
+def _models_of(suite: Suite, profile: Profile) -> Iterator[tuple[str, str]]:
+    """(label, key to name when it cannot be built) of every model ``suite`` trains or uses under ``profile``."""
+    pairs = profile.pairs or suite.pairs
+    labels = dict.fromkeys([*suite.teachers, *(p.teacher for p in pairs), *(p.student for p in pairs)])
+    for label in labels:
+        scaled = suite.width_multiplier(profile, label) != 1.0
+        yield label, f"profiles.{profile.name}.width_multiplier" if scaled else f"models.{label}.kwargs"
+
+
+@functools.lru_cache(maxsize=256)
+def _model_spec(name: str, kwargs: str, num_classes: int, input_size: tuple[int, int, int]) -> FeatureSpec:
+    """The feature shapes of a model built on the meta device (no weights allocated), cached per configuration."""
+    from cskd.models import create_model, feature_spec
+
+    with torch.device("meta"):
+        model = create_model(name, num_classes=num_classes, **json.loads(kwargs))
+    return feature_spec(model, input_size)

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from test_report import BEST_TOP1, PAPER, S18, S34, FixtureSuite, T, fixture_rows, run_row, write_runs
 
-from cskd.report import check
 from cskd.report import cli as report_cli
+from cskd.report.check import check
 from cskd.report.errors import ReportInputError
 
 
@@ -84,13 +84,18 @@ def test_a_reference_of_other_data_or_another_suite_is_bad_input(reference: Path
         check(other_suite, reference, tolerance=1.0)
 
 
+def on_cifar10(rows: list[dict]) -> list[dict]:
+    """The rows as if run on the official CIFAR-10, the data of the paper's Table 1."""
+    return [row | {"dataset": "cifar10", "dataset_source": "official CIFAR-10 batches"} for row in rows]
+
+
 def paper_rows() -> list[dict]:
-    """Every declared cell of the fixture suite at exactly the paper's Table 1 value."""
+    """Every declared cell of the fixture suite at exactly the paper's Table 1 value (on the official CIFAR-10)."""
     rows = [run_row("", T, "Teacher", 0, PAPER[(S18, "Teacher")])]
     for (student, method), value in PAPER.items():
         if method != "Teacher":
             rows.append(run_row("" if method == "CE" else T, student, method, 0, value))
-    return rows
+    return on_cifar10(rows)
 
 
 def test_results_equal_to_the_paper_pass_and_the_fixture_fails_on_its_gaps(tmp_path: Path) -> None:
@@ -98,14 +103,15 @@ def test_results_equal_to_the_paper_pass_and_the_fixture_fails_on_its_gaps(tmp_p
     assert result.ok
     assert len(result.cells) == 9  # 2 pairs x 4 methods + the shared teacher, top-1 only (Table 1)
     assert result.against == "the paper (Table 1, CIFAR-10)"
-    fixture = check(write_runs(tmp_path / "runs.csv", fixture_rows()), "paper", tolerance=1.0, suite=FixtureSuite())
+    fixture_runs = write_runs(tmp_path / "runs.csv", on_cifar10(fixture_rows()))
+    fixture = check(fixture_runs, "paper", tolerance=1.0, suite=FixtureSuite())
     assert [(c.name, c.outcome) for c in fixture.failures] == [
         (f"{T} / {S34} · FitNet · top-1", "missing"),
         (f"{T} / {S34} · CSKD · top-1", "missing"),
     ]
     kd = next(c for c in fixture.cells if c.name == f"{T} / {S34} · KD · top-1")
     assert kd.difference == pytest.approx(sum(BEST_TOP1[(T, S34, "KD")]) / 2 - 91.48)
-    assert "a JPEG copy of CIFAR-10, not the official release" in fixture.render()
+    assert "official CIFAR-10 batches" in fixture.render()
 
 
 def test_checking_against_the_paper_needs_a_suite_with_a_paper_table(tmp_path: Path) -> None:
@@ -176,12 +182,49 @@ def test_help_texts_explain_the_commands(capsys: pytest.CaptureFixture[str]) -> 
         assert "--metric {best,last}" in out and "--profile NAME" in out
 
 
-def test_against_the_paper_a_profile_requires_only_its_own_positions(tmp_path: Path) -> None:
-    rows = [run_row(T, S18, "KD", 0, 91.01, profile="quick")]
-    result = check(write_runs(tmp_path / "runs.csv", rows), "paper", tolerance=0.0, suite=FixtureSuite())
-    assert result.profile == "quick"
-    assert [(c.name, c.outcome) for c in result.cells] == [
-        (f"{T} / {S18} · KD · top-1", "pass"),
-        (f"— / {T} · Teacher · top-1", "missing"),
-        (f"{T} / {S34} · KD · top-1", "missing"),
-    ]
+def test_against_the_paper_only_the_paper_setting_is_compared(tmp_path: Path) -> None:
+    quick = write_runs(tmp_path / "quick.csv", on_cifar10([run_row(T, S18, "KD", 0, 91.01, profile="quick")]))
+    with pytest.raises(ReportInputError, match=r"profile 'quick'.*not comparable with the paper's.*reference runs.csv"):
+        check(quick, "paper", tolerance=1.0, suite=FixtureSuite())
+    jpeg = write_runs(tmp_path / "jpeg.csv", fixture_rows())  # the fixture's runs are on the CIFAR-10 JPEG copy
+    with pytest.raises(ReportInputError, match=r"on cifar10-jpeg, Table 1, CIFAR-10 on cifar10.*not comparable"):
+        check(jpeg, "paper", tolerance=1.0, suite=FixtureSuite())
+
+
+def test_check_command_refuses_cpu_scale_runs_against_the_paper(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(report_cli, "_load_suite", lambda name: FixtureSuite())
+    write_runs(tmp_path / "runs.csv", fixture_rows())
+    args = parse(["check", str(tmp_path / "runs.csv"), "--against", "paper"])
+    assert args.func(args) == 2
+    captured = capsys.readouterr()
+    assert "FAIL" not in captured.out and "not comparable with the paper's" in captured.err
+
+
+def test_a_reference_of_non_numbers_is_bad_input(reference: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad" / "runs.csv"
+    write_runs(bad, [row | {"best_top1": "n/a"} for row in fixture_rows()])
+    with pytest.raises(ReportInputError, match=r"damaged records; a reference must be intact:\n.*column best_top1"):
+        check(pd.read_csv(reference), bad, tolerance=1.0)
+
+
+def test_a_reference_missing_an_accuracy_is_bad_input(reference: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad" / "runs.csv"
+    write_runs(bad, [row | {"best_top1": None} for row in fixture_rows()])
+    with pytest.raises(ReportInputError, match="column best_top1 holds no number for 13 successful run"):
+        check(pd.read_csv(reference), bad, tolerance=1.0)
+
+
+def test_a_header_only_reference_is_bad_input(reference: Path, tmp_path: Path) -> None:
+    empty = write_runs(tmp_path / "empty" / "runs.csv", [])
+    assert empty.empty
+    with pytest.raises(ReportInputError, match="the reference holds no runs"):
+        check(pd.read_csv(reference), tmp_path / "empty" / "runs.csv", tolerance=1.0)
+
+
+def test_results_without_any_expected_cell_compare_nothing_and_fail(reference: Path, tmp_path: Path) -> None:
+    others = [row | {"student": "R50_0.25"} for row in fixture_rows()]
+    result = check(write_runs(tmp_path / "runs.csv", others), reference, tolerance=1.0)
+    assert not result.ok and not result.compared
+    assert "FAIL: nothing was compared: none of the 14 expected cells" in result.render()

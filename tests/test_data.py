@@ -475,3 +475,20 @@ def test_subset_is_class_balanced_deterministic_and_rechecksummed():
 def test_subset_keeps_class_proportions_of_an_imbalanced_set():
     ds = synthetic_dataset([0] * 30 + [1] * 10, [0, 1], 2)
     assert torch.bincount(subset(ds, 20, None, seed=3).train_labels).tolist() == [15, 5]
+
+
+def test_every_unreadable_image_is_named_the_first_one_included(tmp_path):
+    tree = tmp_path / "tree"
+    for split in ("train", "test"):
+        for cls, color in (("cat", (255, 0, 0)), ("dog", (0, 0, 255))):
+            for i in range(3):
+                save_image(tree / split / cls / f"{i}.jpg", color, (16, 16))
+    first = tree / "train" / "cat" / "0.jpg"  # sorts first in its folder and in the split
+    first.write_bytes(first.read_bytes()[:40])  # truncated
+    later = tree / "train" / "dog" / "2.jpg"
+    later.write_bytes(b"not an image at all")
+    with pytest.raises(DatasetIntegrityError) as error:
+        load_dataset(f"imagefolder:{tree}", tmp_path)
+    message = str(error.value)
+    assert "2 image(s) cannot be used" in message
+    assert f"cannot decode image {first}" in message and f"cannot decode image {later}" in message

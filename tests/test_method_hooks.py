@@ -140,6 +140,8 @@ def _train_crd(out: Path, data_dir: Path, teacher: Path) -> list[str]:
         "cifar_resnet18_w0_25",
         "--teacher-checkpoint",
         str(teacher),
+        "--teacher-width-multiplier",
+        "0.25",
         "--epochs",
         "3",
         "--batch-size",
@@ -205,7 +207,7 @@ methods:
   KD: {method: kd}
   CSKD-code: {method: cskd, args: {variant: code}}
 teacher_checkpoints:
-  T: {path: teacher.pt, sha256: "0000"}
+  T: {path: teacher.pt, sha256: "0000000000000000000000000000000000000000000000000000000000000000"}
 profiles:
   b32: {recipe: {batch_size: 32, lr: 0.025}}
   b64: {recipe: {batch_size: 64}}

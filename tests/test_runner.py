@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import signal
 import subprocess
 import sys
 import time
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from cskd.results import RUN_COLUMNS, read_runs
@@ -23,7 +27,8 @@ SUITE = {
     "recipe": {"epochs": 3, "batch_size": 100, "lr": 0.05, "milestones": [2]},
     "models": {
         "T": {"model": "cifar_resnet18_w0_25", "kwargs": {"width_multiplier": 0.5}},
-        "S": {"model": "cifar_resnet18_w0_25", "kwargs": {"width_multiplier": 0.25}},
+        # 8 channels, not 4: torch 2.14.1 crashes in the channels_last backward of a 4->8 1x1 stride-2 convolution
+        "S": {"model": "cifar_resnet18_w0_25", "kwargs": {"width_multiplier": 0.5}},
     },
     "pairs": [["T", "S"]],
     "methods": {"CE": {"method": "ce"}, "KD": {"method": "kd", "args": {"form": "mse"}}, "CSKD": {"method": "cskd"}},
@@ -66,8 +71,12 @@ def cached_data(data_dir):
     return data_dir
 
 
+#: a KD whose softened targets overflow: its loss is not finite from the first batch (a diverged run)
+DIVERGING_KD = {"method": "kd", "args": {"temperature": 1.0e-30, "kd_weight": 1.0}}
+
+
 def test_sweep_records_every_run_and_a_failure(tmp_path, cached_data):
-    methods = {**SUITE["methods"], "BadKD": {"method": "kd", "args": {"temperature": -1.0}}}
+    methods = {**SUITE["methods"], "BadKD": DIVERGING_KD}
     suite = write_suite(tmp_path, methods=methods)
     result = subprocess.run(command(suite, tmp_path, cached_data), capture_output=True, text=True)
     assert result.returncode == 1, result.stdout + result.stderr  # a failed run makes the sweep exit non-zero
@@ -75,7 +84,7 @@ def test_sweep_records_every_run_and_a_failure(tmp_path, cached_data):
     assert list(table.columns) == list(RUN_COLUMNS)
     assert len(table) == 5 and table["run_id"].is_unique
     bad = table[table["method"] == "BadKD"].iloc[0]
-    assert bad["status"] == "failed" and "temperature" in bad["error"]
+    assert bad["status"] == "failed" and "training loss is not finite" in bad["error"]
     ok = table[table["status"] == "ok"]
     assert sorted(ok["method"]) == ["CE", "CSKD", "KD", "Teacher"]
     assert (ok["epochs"] == 3).all() and (ok["best_top1"] > 0).all() and (ok["data_sha256"].str.len() == 64).all()
@@ -87,6 +96,8 @@ def test_sweep_records_every_run_and_a_failure(tmp_path, cached_data):
     again = subprocess.run(command(suite, tmp_path, cached_data), capture_output=True, text=True)
     assert "4 already done" in again.stdout
     assert len(rows(tmp_path)) == 6  # only the failed run was tried again
+    retried = rows(tmp_path).iloc[-1]
+    assert retried["method"] == "BadKD" and retried["status"] == "failed" and "stays failed" in retried["error"]
 
 
 def test_killed_sweep_resumes_without_recomputing(tmp_path, cached_data):
@@ -133,3 +144,138 @@ def test_two_runners_at_once_share_the_work(tmp_path, cached_data):
     assert first.returncode == 0 and second.returncode == 0, outputs
     table = rows(tmp_path)
     assert len(table) == 4 and table["run_id"].is_unique and (table["status"] == "ok").all()
+
+
+def tiny_suite(tmp_path: Path, **changes) -> Path:
+    """The mini suite at its smallest: 1 epoch on 200 images (a run takes seconds)."""
+    recipe = {"epochs": 1, "batch_size": 50, "lr": 0.05, "milestones": []}
+    small = {"train_subset": 200, "test_subset": 100, "recipe": recipe, "methods": {"KD": SUITE["methods"]["KD"]}}
+    return write_suite(tmp_path, **(small | changes))
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    from cskd.cli import main
+
+    with redirect_stdout(io.StringIO()) as out, redirect_stderr(io.StringIO()) as err:
+        code = main([*argv, "--device", "cpu", "--no-progress"])
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_a_diverged_teacher_stays_failed_and_teaches_nobody(tmp_path, cached_data):
+    suite = tiny_suite(tmp_path, recipe={"epochs": 1, "batch_size": 50, "lr": 1.0e30, "milestones": []})
+    common = (str(suite), "--results-dir", str(tmp_path), "--data-dir", str(cached_data))
+    for attempt in (1, 2):  # the first sweep diverges; the second must not turn the diverged runs ok
+        code, out, _ = run_cli("run", *common)
+        assert code == 1
+        table = rows(tmp_path)
+        assert not (table["status"] == "ok").any(), f"attempt {attempt}: a diverged run was recorded ok"
+        teacher = table[table["kind"] == "teacher"].iloc[-1]
+        assert "training loss is not finite" in teacher["error"]
+        kd = table[table["method"] == "KD"].iloc[-1]
+        assert "has not finished successfully" in kd["error"]
+    assert "stays failed" in teacher["error"] and str(tmp_path) in teacher["error"]  # says which file to delete
+    code, out, _ = run_cli("run", *common, "--dry-run")
+    lines = out.splitlines()
+    assert code == 0 and lines[-1] == "2 runs (0 done, 0 to do, 1 failed, 1 blocked)"
+    assert any("[failed]" in line and "teacher T" in line and "not finite" in line for line in lines)
+    assert any("[blocked]" in line and "its teacher T cannot teach" in line for line in lines)
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def test_a_damaged_teacher_checkpoint_is_found_before_its_students_need_it(tmp_path, cached_data):
+    suite = tiny_suite(tmp_path)
+    common = (str(suite), "--results-dir", str(tmp_path), "--data-dir", str(cached_data))
+    assert run_cli("run", *common, "--only", "kind=teacher")[0] == 0
+    teacher_id = rows(tmp_path)["run_id"].iloc[0]
+    truncate(tmp_path / "mini" / "checkpoints" / f"{teacher_id}.pt")
+    code, out, _ = run_cli("run", *common, "--dry-run")
+    line = next(line for line in out.splitlines() if teacher_id in line)
+    assert "[  redo]" in line and "is damaged" in line and "trained again" in line
+    code, out, _ = run_cli("run", *common)
+    assert code == 0, out
+    table = rows(tmp_path)
+    assert list(table["method"]) == ["Teacher", "Teacher", "KD"] and (table["status"] == "ok").all()
+    assert (tmp_path / "mini" / "checkpoints" / f"{teacher_id}.pt.damaged").exists()  # set aside, not deleted
+
+
+def test_a_damaged_checkpoint_of_an_unfinished_run_is_named(tmp_path, cached_data):
+    suite = tiny_suite(tmp_path)
+    common = (str(suite), "--results-dir", str(tmp_path), "--data-dir", str(cached_data))
+    from cskd.plan import expand
+    from cskd.suite import load_suite
+
+    teacher = next(r for r in expand(load_suite(suite)).runs if r.kind == "teacher")
+    path = tmp_path / "mini" / "checkpoints" / f"{teacher.run_id}.pt"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"PK\x03\x04 a torch checkpoint cut short")
+    out = run_cli("run", *common, "--dry-run")[1]
+    assert any("[failed]" in line and str(path) in line and "delete it" in line for line in out.splitlines())
+    assert any("[blocked]" in line and "its teacher T cannot teach" in line for line in out.splitlines())
+    assert run_cli("run", *common)[0] == 1
+    failed = rows(tmp_path).set_index("method").loc["Teacher"]
+    assert failed["status"] == "failed" and str(path) in failed["error"]
+    assert "delete it to train this run again from scratch" in failed["error"]
+
+
+def test_a_damaged_supplied_teacher_stops_the_sweep_before_training(tmp_path, cached_data):
+    from cskd.models import create_model
+
+    teacher = tmp_path / "teacher.pt"
+    torch.save(create_model("cifar_resnet18_w0_25", num_classes=10, width_multiplier=0.5).state_dict(), teacher)
+    sha256 = hashlib.sha256(teacher.read_bytes()).hexdigest()
+    truncate(teacher)
+    suite = tiny_suite(tmp_path, teacher_checkpoints={"T": {"path": str(teacher), "sha256": sha256}})
+    common = (str(suite), "--results-dir", str(tmp_path), "--data-dir", str(cached_data))
+    code, out, _ = run_cli("run", *common, "--dry-run")
+    kd = next(line for line in out.splitlines() if "KD" in line)
+    assert "[blocked]" in kd and f"teacher checkpoint {teacher} has sha256" in kd and "download it again" in kd
+    code, out, err = run_cli("run", *common)
+    assert code == 2 and f"teacher checkpoint {teacher} has sha256" in err
+    assert not (tmp_path / "mini" / "runs.csv").exists()  # nothing trained
+
+
+def test_a_teacher_checkpoint_is_named_when_damaged_or_not_fitting(tmp_path):
+    from cskd.engine.checkpoint import CheckpointError
+    from cskd.engine.trainer import EngineOptions, load_trained_model
+    from cskd.models import create_model
+
+    path = tmp_path / "teacher.pt"
+    model = create_model("cifar_resnet18_w0_25", num_classes=10, width_multiplier=0.5)
+    torch.save({"model": model.state_dict(), "history": []}, path)
+    load_trained_model("cifar_resnet18_w0_25", {"width_multiplier": 0.5}, 10, path, EngineOptions())
+    with pytest.raises(
+        CheckpointError, match=rf"checkpoint {path} does not fit model cifar_resnet18_w0_25 .*size mismatch"
+    ):
+        load_trained_model("cifar_resnet18_w0_25", {}, 10, path, EngineOptions())
+    broken = {k: v.clone() for k, v in model.state_dict().items()}
+    broken["fc.weight"][0, 0] = float("nan")
+    torch.save(broken, path)
+    with pytest.raises(CheckpointError, match=r"non-finite weights .*fc.weight.*cannot teach"):
+        load_trained_model("cifar_resnet18_w0_25", {"width_multiplier": 0.5}, 10, path, EngineOptions())
+    truncate(path)
+    with pytest.raises(CheckpointError, match=rf"checkpoint {path} is damaged or not a checkpoint"):
+        load_trained_model("cifar_resnet18_w0_25", {"width_multiplier": 0.5}, 10, path, EngineOptions())
+
+
+def test_train_command_separates_teacher_and_student_options(tmp_path, cached_data):
+    from cskd.models import create_model
+
+    teacher = tmp_path / "teacher.pt"
+    torch.save(create_model("cifar_resnet18_w0_25", num_classes=10, width_multiplier=0.5).state_dict(), teacher)
+    common = ["train", "--model", "cifar_resnet18_w0_25", "--dataset", "cifar10-jpeg", "--data-dir", str(cached_data)]
+    common += ["--method", "kd", "--teacher-model", "cifar_resnet18_w0_25", "--teacher-checkpoint", str(teacher)]
+    common += ["--epochs", "1", "--subset", "200", "--test-subset", "100", "--batch-size", "50"]
+    code, _, err = run_cli(*common, "--width-multiplier", "0.5", "--out", str(tmp_path / "a"))
+    assert code == 2 and f"checkpoint {teacher} does not fit model cifar_resnet18_w0_25" in err
+    assert "--teacher-width-multiplier" in err  # what to do
+    teacher_width = ["--teacher-width-multiplier", "0.5"]
+    code, _, err = run_cli(*common, "--width-multiplier", "0.5", *teacher_width, "--out", str(tmp_path / "b"))
+    assert code == 0, err
+    truncate(teacher)
+    code, _, err = run_cli(*common, *teacher_width, "--out", str(tmp_path / "c"))
+    assert code == 2 and f"checkpoint {teacher} is damaged" in err
+    code, _, err = run_cli(*common, *teacher_width, "--method-arg", "form=mse", "--out", str(tmp_path / "d"))
+    assert code == 2 and "--method-arg 'form=mse': the value is not JSON" in err

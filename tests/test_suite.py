@@ -10,6 +10,7 @@ import yaml
 from cskd.cli import main
 from cskd.plan import expand
 from cskd.suite import SuiteError, load_suite
+from cskd.typecheck import type_problem
 
 VALID = {
     "name": "tiny",
@@ -54,6 +55,8 @@ def test_unknown_model_lists_close_names(tmp_path):
 def test_unknown_method_lists_close_names(tmp_path):
     message = error_of(write_suite(tmp_path, {"methods": {"KD": {"method": "kdd"}}}))
     assert "methods.KD" in message and "unknown method 'kdd'" in message and "kd" in message
+    message = error_of(write_suite(tmp_path, {"methods": {"KD": {"method": "KD"}}}))  # names are case-sensitive
+    assert "unknown method 'KD' (closest: kd)" in message
 
 
 def test_unknown_method_option_lists_close_names(tmp_path):
@@ -61,11 +64,165 @@ def test_unknown_method_option_lists_close_names(tmp_path):
     assert "methods.KD" in message and "no option 'formm'" in message and "form" in message
 
 
-def test_wrong_type_names_file_key_and_types(tmp_path):
-    message = error_of(write_suite(tmp_path, {"seeds": "zero"}))
-    assert "tiny.yaml: seeds: expected list, got str" in message
-    message = error_of(write_suite(tmp_path, {"recipe": {"epochs": "many"}}))
-    assert "recipe" in message
+RECIPE = VALID["recipe"]
+CSKD = {"method": "cskd", "args": {"variant": "paper"}}
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"seeds": "zero"}, "seeds: expected a list of integers, got a string ('zero')"),
+        ({"seeds": [0, 1.5]}, "seeds: expected a list of integers, got a list ([0, 1.5])"),
+        ({"recipe": {**RECIPE, "epochs": "ten"}}, "recipe.epochs: expected an integer, got a string ('ten')"),
+        ({"recipe": {**RECIPE, "epochs": 2.5}}, "recipe.epochs: expected an integer, got a number (2.5)"),
+        ({"recipe": {**RECIPE, "lr": "0.05"}}, "recipe.lr: expected a finite number, got a string ('0.05')"),
+        ({"recipe": {**RECIPE, "lr": float("nan")}}, "recipe.lr: expected a finite number, got a number (nan)"),
+        ({"recipe": {**RECIPE, "lr": True}}, "recipe.lr: expected a finite number, got a boolean (True)"),
+        ({"recipe": {**RECIPE, "nesterov": "no"}}, "recipe.nesterov: expected true or false, got a string ('no')"),
+        (
+            {"recipe": {**RECIPE, "milestones": "1, 2"}},
+            "recipe.milestones: expected a list of integers, got a string ('1, 2')",
+        ),
+        ({"recipe": {**RECIPE, "milestones": [0]}}, "recipe.milestones: must be epochs >= 1, got (0,)"),
+        ({"recipe": {**RECIPE, "lr_factor": 0}}, "recipe.lr_factor: must be > 0, got 0"),
+        ({"recipe": {**RECIPE, "epoch": 2}}, "recipe.epoch: unknown recipe key (known: epochs,"),
+        (
+            {"methods": {"CSKD": {**CSKD, "args": {"intra": "no"}}}},
+            "methods.CSKD.args: option 'intra' of method 'cskd': expected true or false, got a string ('no')",
+        ),
+        (
+            {"methods": {"KD": {"method": "kd", "args": {"temperature": "4"}}}},
+            "methods.KD.args: option 'temperature' of method 'kd': expected a finite number, got a string ('4')",
+        ),
+        (
+            {"methods": {"KD": {"method": "kd", "args": {"form": "MSE"}}}},
+            "methods.KD.args: option 'form' of method 'kd': expected one of 'kl', 'mse', got a string ('MSE')",
+        ),
+        ({"methods": {"KD": {"method": "kd", "arg": {}}}}, "methods.KD.arg: unknown key (closest: args)"),
+        ({"teacher_seed": "0"}, "teacher_seed: expected an integer, got a string ('0')"),
+        ({"description": 5}, "description: expected a string, got an integer (5)"),
+        ({"teachers": "T"}, "teachers: expected a list of strings, got a string ('T')"),
+        ({"normalization": "authors"}, "normalization: expected one of 'dataset', 'authors_code', got a string"),
+        ({"profiles": {"q": {"epochs": 2.5}}}, "profiles.q.epochs: expected an integer, got a number (2.5)"),
+        ({"profiles": {"q": {"epochs": 0}}}, "profiles.q.epochs: must be >= 1, got 0"),
+        ({"profiles": {"q": {"seeds": []}}}, "profiles.q.seeds: expected a non-empty list of integers"),
+        ({"profiles": {"q": {"recipe": {"lr": "x"}}}}, "profiles.q.recipe.lr: expected a finite number"),
+        ({"profiles": {"q": {"width_multiplier": True}}}, "profiles.q.width_multiplier: expected a finite number or"),
+        (
+            {"profiles": {"q": {"method_args": {"KD": {"kd_weight": "0.5"}}}}},
+            "profiles.q.method_args.KD: option 'kd_weight' of method 'kd': expected a finite number",
+        ),
+    ],
+)
+def test_every_field_is_type_checked_naming_key_and_expected_type(tmp_path, changes, expected):
+    assert f"tiny.yaml: {expected}" in error_of(write_suite(tmp_path, changes))
+
+
+def test_subset_sizes_are_checked_against_the_dataset(tmp_path):
+    message = error_of(write_suite(tmp_path, {"train_subset": 100000}))
+    assert "train_subset: must be between 1 and 50000, the train images of cifar10-jpeg, got 100000" in message
+    message = error_of(write_suite(tmp_path, {"profiles": {"q": {"test_subset": 20000}}}))
+    assert "profiles.q.test_subset: must be between 1 and 10000, the test images of cifar10-jpeg" in message
+    assert "train_subset: must be" in error_of(write_suite(tmp_path, {"train_subset": 0}))
+
+
+def test_names_are_checked_against_the_registries(tmp_path):
+    message = error_of(write_suite(tmp_path, {"dataset": "cifar10-jepg"}))
+    assert "tiny.yaml: dataset: unknown dataset 'cifar10-jepg'" in message and "cifar10-jpeg" in message
+    message = error_of(write_suite(tmp_path, {"profiles": {"q": {"dataset": "cifar100-jpeg"}}}))
+    assert "profiles.q.dataset: unknown dataset 'cifar100-jpeg'" in message
+    assert "paper_table: no table '7'" in error_of(write_suite(tmp_path, {"paper_table": 7}))
+    checkpoints = {"T": {"path": "t.pt", "sha256": "abc"}}
+    message = error_of(write_suite(tmp_path, {"teacher_checkpoints": checkpoints}))
+    assert "teacher_checkpoints.T.sha256: expected 64 lowercase hex digits" in message
+    message = error_of(write_suite(tmp_path, {"normalization": "authors_code", "dataset": "tiny-imagenet"}))
+    assert "normalization: 'authors_code' is the authors' CIFAR normalisation" in message
+
+
+def test_every_method_option_has_a_checkable_annotation():
+    from cskd.methods import get_method, method_names
+    from cskd.typecheck import check_annotations_supported
+
+    for name in method_names():
+        for option, annotation in get_method(name).option_types().items():
+            check_annotations_supported(annotation)  # raises for an annotation values cannot be checked against
+            default = next(o.default for o in get_method(name).options() if o.name == option)
+            assert type_problem(default, annotation) == "", (name, option)  # each default passes its own check
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "problem"),
+    [
+        (
+            {"models": {**VALID["models"], "S": {"model": "cifar_resnet18_w0_25", "kwargs": {"width_multiplier": -1}}}},
+            "models.S.kwargs",
+            "width * width_multiplier must be a positive number",
+        ),
+        (
+            {"models": {**VALID["models"], "S": {"model": "cifar_resnet18_w0_25", "kwargs": {"widht": 0.5}}}},
+            "models.S.kwargs",
+            "unexpected keyword argument 'widht'",
+        ),
+        (
+            {"methods": {"KD": {"method": "kd", "args": {"temperature": -1.0}}}},
+            "methods.KD.args",
+            "cannot build method 'kd' for T -> S: option 'temperature' must be a finite number > 0",
+        ),
+        (
+            {"methods": {"FitNet": {"method": "fitnet", "args": {"hint_stage": 9}}}},
+            "methods.FitNet.args",
+            "option 'hint_stage': stage 9 does not exist",
+        ),
+        (
+            {"profiles": {"q": {"method_args": {"KD": {"kd_weight": 2.0}}}}},
+            "profiles.q.method_args.KD",
+            "option 'kd_weight' must lie in [0, 1]",
+        ),
+    ],
+)
+def test_models_and_methods_are_built_before_anything_trains(tmp_path, capsys, changes, key, problem):
+    path = write_suite(tmp_path, changes)
+    profile = ["--profile", "q"] if "profiles" in changes else []
+    for dry_run in (["--dry-run"], []):
+        argv = ["run", str(path), *profile, *dry_run, "--results-dir", str(tmp_path), "--no-progress"]
+        assert main(argv) == 2
+        assert f"tiny.yaml: {key}: " in (err := capsys.readouterr().err) and problem in err
+    assert not (tmp_path / "tiny").exists()  # nothing trained, no row written
+
+
+def test_a_misspelt_dataset_gets_the_same_message_in_a_dry_run(tmp_path, capsys):
+    path = write_suite(tmp_path, {"dataset": "cifar10-jepg"})
+    messages = []
+    for dry_run in (["--dry-run"], []):
+        assert main(["run", str(path), *dry_run, "--results-dir", str(tmp_path)]) == 2
+        messages.append(capsys.readouterr().err)
+    assert messages[0] == messages[1] and "unknown dataset 'cifar10-jepg'" in messages[0]
+
+
+def test_dry_run_warns_about_missing_data(tmp_path, capsys):
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    assert main(["run", "ci", "--dry-run", "--results-dir", str(tmp_path), "--data-dir", str(empty)]) == 0
+    out = capsys.readouterr().out
+    assert f"warning: dataset 'cifar10-jpeg' is missing from {empty}: `cskd run` would stop before training" in out
+
+
+def test_only_matching_nothing_exits_2_with_close_names(tmp_path, capsys):
+    assert main(["run", "table1", "--dry-run", "--only", "method=KDD", "--results-dir", str(tmp_path)]) == 2
+    assert "--only method=KDD: no run of this plan has method 'KDD' (closest: KD" in capsys.readouterr().err
+    assert main(["run", "table1", "--dry-run", "--only", "method=cskd", "--results-dir", str(tmp_path)]) == 2
+    assert "values are case-sensitive: 'CSKD'?" in capsys.readouterr().err
+    only = ["--only", "method=CE", "--only", "kind=teacher"]
+    assert main(["run", "table1", "--dry-run", *only, "--results-dir", str(tmp_path)]) == 2
+    assert "each value matches some run, but no run matches them all" in capsys.readouterr().err
+
+
+def test_shipped_reference_runs_keep_their_ids():
+    """Validation and new settings changed no run id: the committed CI reference still names this suite's runs."""
+    from cskd.results import read_runs
+
+    reference = read_runs(Path(__file__).resolve().parents[1] / "reference" / "results" / "ci" / "runs.csv")
+    assert set(reference["run_id"]) == {r.run_id for r in expand(load_suite("ci")).runs}
 
 
 def test_missing_key_is_named(tmp_path):
@@ -161,7 +318,23 @@ def test_missing_data_stops_the_sweep_before_any_row(tmp_path, capsys):
     empty = tmp_path / "no-data"
     empty.mkdir()
     code = main(["run", "table1", "--results-dir", str(tmp_path), "--data-dir", str(empty), "--no-progress"])
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert code == 2
     assert "dataset 'cifar10' not found" in out and str(empty) in out and "cifar-10-python.tar.gz" in out
     assert not (tmp_path / "table1" / "runs.csv").exists()
+
+
+def test_authors_code_normalisation_is_part_of_the_run_and_its_data(tmp_path):
+    from cskd.data.augment import AUTHORS_CODE_MEAN, AUTHORS_CODE_STD, CIFAR10_AUGMENT, normalized_as
+
+    default = expand(load_suite(write_suite(tmp_path, {})))
+    authors = expand(load_suite(write_suite(tmp_path, {"normalization": "authors_code"})))
+    assert {r.normalization for r in authors.runs} == {"authors_code"}
+    assert not {r.run_id for r in default.runs} & {r.run_id for r in authors.runs}  # other data, other runs
+    spec = normalized_as(CIFAR10_AUGMENT, "authors_code")
+    assert (
+        (spec.mean, spec.std)
+        == (AUTHORS_CODE_MEAN, AUTHORS_CODE_STD)
+        == ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010))
+    )
+    assert normalized_as(CIFAR10_AUGMENT, "dataset") == CIFAR10_AUGMENT

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tabulate import tabulate
-
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
@@ -31,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def list_models(args: argparse.Namespace) -> None:
+    from tabulate import tabulate
+
     from cskd.models import count_parameters, create_model, paper_model_names
 
     rows = []
@@ -42,6 +42,8 @@ def list_models(args: argparse.Namespace) -> None:
 
 
 def list_datasets(args: argparse.Namespace) -> None:
+    from tabulate import tabulate
+
     from cskd.data import dataset_status
 
     rows = [
@@ -63,6 +65,8 @@ def list_methods(args: argparse.Namespace) -> None:
 
 
 def list_suites(args: argparse.Namespace) -> None:
+    from tabulate import tabulate
+
     from cskd.plan import expand
     from cskd.suite import SuiteError, load_suite, suite_paths
 
@@ -71,7 +75,7 @@ def list_suites(args: argparse.Namespace) -> None:
         try:
             suite = load_suite(path)
         except SuiteError as error:
-            rows.append((path.stem, "", "", f"INVALID: {error}"))
+            rows.append((path.stem, "", "", "", f"INVALID: {error}"))
             continue
         profiles = ", ".join(f"{p}: {len(expand(suite, p).runs)}" for p in suite.profiles) or "none"
         rows.append((suite.name, suite.paper_table or "", len(expand(suite).runs), profiles, suite.description))

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import sys
+from collections import Counter
+from typing import TYPE_CHECKING
 
-from cskd.cli import add_engine_arguments, engine_options
-from cskd.data import DatasetError, dataset_input_size
-from cskd.engine.cost import model_macs, training_macs
-from cskd.plan import FILTER_KEYS, Plan, RunSpec, expand
-from cskd.results import finished_run_ids
-from cskd.runner import REPO, Runner, RunnerOptions
-from cskd.suite import ModelRef, SuiteError, load_suite
+from cskd.cli import add_engine_arguments, add_results_argument, engine_options
+
+if TYPE_CHECKING:
+    from cskd.plan import Plan, RunSpec
+    from cskd.runner import Runner
+    from cskd.suite import ModelRef
+
+#: the keys of --only (cskd.plan.FILTER_KEYS, named here so that --help needs no import of the training stack)
+ONLY_KEYS = ("kind", "teacher", "student", "method", "seed")
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -20,26 +24,25 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="train every run of a suite (resumable)",
         description="Expand a suite (benchmarks/SUITE.yaml or a path) into runs and train them: teachers first, "
         "students sharing a teacher in lockstep on one teacher stream. Finished runs are skipped, interrupted ones "
-        "resume from their last checkpoint, failed ones are recorded and the sweep goes on. Results: "
+        "resume from their last checkpoint, failed ones are recorded and the sweep goes on (a diverged run stays "
+        "failed). The suite, its models and methods and the data are all checked before anything trains. Results: "
         "RESULTS_DIR/SUITE/runs.csv (one row per run) and epochs/RUN_ID.csv.",
     )
     parser.add_argument("suite", help="suite name (see `cskd list suites`) or path to a suite YAML file")
     parser.add_argument("--profile", default=None, help="a scaled-down profile declared in the suite (e.g. quick)")
-    parser.add_argument("--dry-run", action="store_true", help="print the plan (one line per run) and exit")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the plan (one line per run: what the sweep would do) and exit"
+    )
     parser.add_argument(
         "--only",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help=f"keep only matching runs (and the teachers they need); KEY in {', '.join(FILTER_KEYS)}; repeatable",
+        help=f"keep only matching runs (and the teachers they need); KEY in {', '.join(ONLY_KEYS)}; values match "
+        "exactly (case-sensitive); repeatable",
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="override the suite's (profile's) seeds")
-    parser.add_argument(
-        "--results-dir",
-        type=Path,
-        default=REPO / "results",
-        help="where results/<suite>/ goes (default: the repository's results/)",
-    )
+    add_results_argument(parser)
     parser.add_argument(
         "--no-lockstep",
         action="store_true",
@@ -50,6 +53,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def parse_only(items: list[str]) -> dict[str, str]:
+    from cskd.suite import SuiteError
+
     only = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -59,25 +64,41 @@ def parse_only(items: list[str]) -> dict[str, str]:
     return only
 
 
+def fail(message: object) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
 def run(args: argparse.Namespace) -> int:
+    from cskd.data import DatasetError
+    from cskd.engine.checkpoint import CheckpointError
+    from cskd.locations import results_dir
+    from cskd.plan import expand
+    from cskd.runner import Runner, RunnerOptions
+    from cskd.suite import SuiteError, check_builds, load_suite
+
     try:
         suite = load_suite(args.suite)
         plan = expand(suite, args.profile, args.seeds, parse_only(args.only))
+        check_builds(suite, plan.profile)  # every model and method, with the dataset's published sizes
     except SuiteError as error:
-        print(f"error: {error}")
-        return 2
+        return fail(error)
     options = RunnerOptions(
-        results_dir=args.results_dir, data_dir=args.data_dir, engine=engine_options(args), lockstep=not args.no_lockstep
+        results_dir=results_dir(args.results_dir),
+        data_dir=args.data_dir,
+        engine=engine_options(args),
+        lockstep=not args.no_lockstep,
     )
     runner = Runner(plan, options)
     if args.dry_run:
         print_plan(plan, runner)
         return 0
-    try:
-        runner.load_all_data()  # missing data stops here, before anything trains or any row is written
-    except DatasetError as error:
-        print(f"error: {error}")
-        return 2
+    try:  # missing data, an unbuildable model or a bad supplied teacher stop here, before anything trains
+        runner.load_all_data()
+        runner.check_builds()  # again with the loaded data's sizes (an image folder's are only known now)
+        runner.verify_supplied_teachers()
+    except (DatasetError, SuiteError, CheckpointError) as error:
+        return fail(error)
     summary = runner.sweep()
     print(
         f"{suite.name} [{plan.profile.name}]: {summary.trained} trained, {summary.done_before} already done, "
@@ -87,22 +108,47 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _macs(ref: ModelRef | None, num_classes: int, input_size: tuple[int, int, int]) -> int | None:
+    from cskd.engine.cost import model_macs
+
     return None if ref is None else model_macs(ref.name, tuple(sorted(ref.kwargs.items())), num_classes, input_size)
 
 
 def print_plan(plan: Plan, runner: Runner) -> None:
-    finished = finished_run_ids(runner.paths.runs_csv)
+    """One line per run (what the sweep would do with it, its id, what it is, its cost), warnings, then counts."""
+    statuses = runner.statuses()
     print(f"suite {plan.suite.name} [{plan.profile.name}] on {plan.runs[0].dataset if plan.runs else '-'}")
-    done = 0
+    counts: Counter[str] = Counter()
     for group in plan.groups():
         for run in group:
-            status = runner.status(run, finished)
-            done += status == "done"
-            print(f"  [{status:>6}] {run.run_id}  {run.describe():<45} {estimate(run, len(group))}")
-    print(f"{len(plan.runs)} runs ({done} done, {len(plan.runs) - done} to do)")
+            status = statuses[run.run_id]
+            counts[status.state] += 1
+            why = f"  ({status.note})" if status.state in ("failed", "blocked", "redo") else ""
+            print(f"  [{status.state:>6}] {run.run_id}  {run.describe():<45} {estimate(run, len(group))}{why}")
+    for warning in missing_data(plan, runner):
+        print(f"warning: {warning}")
+    done = counts["done"]
+    stuck = "".join(f", {counts[s]} {s}" for s in ("failed", "blocked") if counts[s])
+    to_do = len(plan.runs) - done - counts["failed"] - counts["blocked"]
+    print(f"{len(plan.runs)} runs ({done} done, {to_do} to do{stuck})")
+
+
+def missing_data(plan: Plan, runner: Runner) -> list[str]:
+    """A warning for each dataset the plan needs that is not in the data directory (the real run stops on it)."""
+    from cskd.data import get_source, resolve_data_dir
+
+    root = resolve_data_dir(runner.options.data_dir)
+    warnings = []
+    for name in dict.fromkeys(run.dataset for run in plan.runs):
+        present, where = get_source(name).status(root)
+        if not present:
+            warnings.append(f"dataset {name!r} is missing from {root}: `cskd run` would stop before training. {where}")
+    return warnings
 
 
 def estimate(run: RunSpec, lockstep: int) -> str:
+    from cskd.data import dataset_input_size
+    from cskd.engine.cost import training_macs
+
     shape = dataset_input_size(run.dataset)
     if shape is None:
         return "cost: unknown (dataset size unknown before loading)"

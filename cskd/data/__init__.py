@@ -9,7 +9,14 @@ from cskd.data.dataset import ImageDataset
 from cskd.data.errors import DatasetError, DatasetIntegrityError, DatasetNotFoundError, UnknownDatasetError
 from cskd.data.files import resolve_data_dir
 from cskd.data.loader import DeviceLoader
-from cskd.data.registry import dataset_input_size, dataset_names, dataset_status, load_dataset
+from cskd.data.registry import (
+    dataset_input_size,
+    dataset_names,
+    dataset_split_sizes,
+    dataset_status,
+    get_source,
+    load_dataset,
+)
 from cskd.data.subset import subset
 
 __all__ = [
@@ -22,7 +29,9 @@ __all__ = [
     "UnknownDatasetError",
     "dataset_input_size",
     "dataset_names",
+    "dataset_split_sizes",
     "dataset_status",
+    "get_source",
     "load_dataset",
     "resolve_data_dir",
     "subset",

@@ -7,6 +7,7 @@ the stored images are the size this augmentation starts from.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -36,6 +37,23 @@ class AugmentSpec:
 def cifar_augment(mean: Triple, std: Triple) -> AugmentSpec:
     """CIFAR: 32x32 images, pad 4, random crop 32, flip."""
     return AugmentSpec(pad=4, crop=32, flip=True, mean=mean, std=std)
+
+
+#: a suite's ``normalization``: "dataset" = each dataset's own statistics (below), "authors_code" = the constants of
+#: the CSKD authors' train_cifar.py for both CIFAR-10 and CIFAR-100: CIFAR-10's means and the std (0.2023, 0.1994,
+#: 0.2010) common in CIFAR training code, which differs from CIFAR-10's per-pixel std (0.2470, 0.2435, 0.2616)
+NORMALIZATIONS = ("dataset", "authors_code")
+AUTHORS_CODE_MEAN: Triple = (0.4914, 0.4822, 0.4465)
+AUTHORS_CODE_STD: Triple = (0.2023, 0.1994, 0.2010)
+
+
+def normalized_as(spec: AugmentSpec, normalization: str) -> AugmentSpec:
+    """``spec`` with the per-channel normalisation ``normalization`` (one of :data:`NORMALIZATIONS`)."""
+    if normalization == "dataset":
+        return spec
+    if normalization == "authors_code":
+        return dataclasses.replace(spec, mean=AUTHORS_CODE_MEAN, std=AUTHORS_CODE_STD)
+    raise ValueError(f"unknown normalization {normalization!r}: use one of {', '.join(NORMALIZATIONS)}")
 
 
 # Channel statistics of each training set at [0, 1] scale (population std over all pixels).

@@ -41,6 +41,7 @@ class CifarRelease:
     augment: AugmentSpec
     num_classes: int
     train_size: int = 50000
+    test_size: int = 10000
 
     @property
     def checksums(self) -> dict[str, str]:
@@ -150,6 +151,9 @@ class CifarSource(DatasetSource):
     def known_size(self) -> KnownSize:
         r = self.release
         return (3, r.augment.crop, r.augment.crop), r.num_classes, r.train_size
+
+    def known_test_size(self) -> int:
+        return self.release.test_size
 
 
 def _unpickle(path: Path) -> dict:

@@ -101,3 +101,6 @@ class Cifar10JpegSource(DatasetSource):
     def known_size(self) -> KnownSize:
         c, crop = CIFAR10_JPEG, CIFAR10_AUGMENT.crop
         return (3, crop, crop), len(c.classes), c.train_per_class * len(c.classes)
+
+    def known_test_size(self) -> int:
+        return CIFAR10_JPEG.test_per_class * len(CIFAR10_JPEG.classes)

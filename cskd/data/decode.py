@@ -1,4 +1,8 @@
-"""Decoding image files into one uint8 array with Pillow, in parallel worker processes, with a progress bar."""
+"""Decoding image files into one uint8 array with Pillow, in parallel worker processes, with a progress bar.
+
+Every image is read inside the same error handling, the first one included: the decode goes through all of them and
+then names every file that could not be read (or has another size), not just the first.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,10 @@ from cskd.data.errors import DatasetIntegrityError
 CHUNK = 500  # images per worker task
 SERIAL_BELOW = 2000  # smaller jobs are decoded in this process: starting workers would cost more than it saves
 MAX_WORKERS = 8
+SHOWN_PROBLEMS = 20  # unreadable files listed in the error; the count says how many more
+#: what Pillow raises for an unreadable file: UnidentifiedImageError and truncated files are OSErrors, some broken
+#: files raise SyntaxError or ValueError, oversized ones DecompressionBombError
+UNREADABLE = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
 
 def _read_rgb(path: str, size: tuple[int, int] | None) -> np.ndarray:
@@ -30,22 +38,52 @@ def _read_rgb(path: str, size: tuple[int, int] | None) -> np.ndarray:
     return np.asarray(rgb)
 
 
-def _decode_chunk(task: tuple[list[str], tuple[int, int] | None, tuple[int, int]]) -> np.ndarray:
-    """Decode a chunk of files into ``[n, H, W, 3]``; every image must come out at ``shape`` (height, width)."""
+def _read_or_problem(path: str, size: tuple[int, int] | None) -> np.ndarray | str:
+    """The image, or what is wrong with it, naming the file."""
+    try:
+        return _read_rgb(path, size)
+    except UNREADABLE as error:
+        return f"cannot decode image {path}: {type(error).__name__}: {error}"
+
+
+def _decode_chunk(task: tuple[list[str], tuple[int, int] | None, tuple[int, int]]) -> tuple[np.ndarray, list[str]]:
+    """Decode a chunk of files into ``[n, H, W, 3]`` (every image must come out at ``shape``, height and width), and
+    the problems of the files that could not be."""
     paths, size, shape = task
-    out = np.empty((len(paths), *shape, 3), dtype=np.uint8)
+    out = np.zeros((len(paths), *shape, 3), dtype=np.uint8)
+    problems = []
     for i, path in enumerate(paths):
-        try:
-            pixels = _read_rgb(path, size)
-        except OSError as error:  # Pillow's UnidentifiedImageError and truncated files are OSErrors
-            raise DatasetIntegrityError(f"cannot decode image {path}: {error}") from None
-        if pixels.shape[:2] != shape:
-            raise DatasetIntegrityError(
+        pixels = _read_or_problem(path, size)
+        if isinstance(pixels, str):
+            problems.append(pixels)
+        elif pixels.shape[:2] != shape:
+            problems.append(
                 f"image {path} is {pixels.shape[1]}x{pixels.shape[0]}, but the first image of the set is "
                 f"{shape[1]}x{shape[0]}; images must share one size (resize them first)"
             )
-        out[i] = pixels
-    return out
+        else:
+            out[i] = pixels
+    return out, problems
+
+
+def _first_shape(paths: Sequence[Path], desc: str) -> tuple[int, int]:
+    """(height, width) of the first readable image; when none is readable, an error naming them."""
+    problems = []
+    for path in paths:
+        pixels = _read_or_problem(str(path), None)
+        if not isinstance(pixels, str):
+            return pixels.shape[:2]
+        problems.append(pixels)
+    raise _integrity_error(problems, desc)
+
+
+def _integrity_error(problems: list[str], desc: str) -> DatasetIntegrityError:
+    shown = "\n".join(f"  {problem}" for problem in problems[:SHOWN_PROBLEMS])
+    more = f"\n  ... and {len(problems) - SHOWN_PROBLEMS} more" if len(problems) > SHOWN_PROBLEMS else ""
+    return DatasetIntegrityError(
+        f"{desc}: {len(problems)} image(s) cannot be used:\n{shown}{more}\n"
+        f"Replace or remove these files (or supply the dataset again)."
+    )
 
 
 def decode_workers() -> int:
@@ -63,24 +101,28 @@ def decode_images(paths: Sequence[Path], size: int | None, desc: str) -> torch.T
     if not paths:
         raise ValueError(f"{desc}: no images to decode")
     target = (size, size) if size is not None else None
-    shape = (size, size) if size is not None else _read_rgb(str(paths[0]), None).shape[:2]
+    shape = (size, size) if size is not None else _first_shape(paths, desc)
     tasks = [([str(p) for p in paths[i : i + CHUNK]], target, shape) for i in range(0, len(paths), CHUNK)]
     out = np.empty((len(paths), *shape, 3), dtype=np.uint8)
     workers = decode_workers() if len(paths) >= SERIAL_BELOW else 1
     with tqdm(total=len(paths), desc=desc, unit="img", leave=False, disable=None) as bar:
         if workers == 1:
-            _fill(out, map(_decode_chunk, tasks), bar)
+            problems = _fill(out, map(_decode_chunk, tasks), bar)
         else:
             context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
             with context.Pool(workers) as pool:
-                _fill(out, pool.imap(_decode_chunk, tasks), bar)
+                problems = _fill(out, pool.imap(_decode_chunk, tasks), bar)
+    if problems:
+        raise _integrity_error(problems, desc)
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
 
 
-def _fill(out: np.ndarray, chunks: Iterable[np.ndarray], bar: tqdm) -> None:
-    """Copy decoded chunks into ``out`` in order, advancing the progress bar."""
-    start = 0
-    for chunk in chunks:
+def _fill(out: np.ndarray, chunks: Iterable[tuple[np.ndarray, list[str]]], bar: tqdm) -> list[str]:
+    """Copy decoded chunks into ``out`` in order, advancing the progress bar; the problems of every chunk."""
+    start, problems = 0, []
+    for chunk, chunk_problems in chunks:
         out[start : start + len(chunk)] = chunk
         start += len(chunk)
+        problems += chunk_problems
         bar.update(len(chunk))
+    return problems

@@ -53,6 +53,14 @@ def dataset_input_size(name: str) -> KnownSize | None:
     return get_source(name).known_size()
 
 
+def dataset_split_sizes(name: str) -> tuple[int, int | None] | None:
+    """``(training images, test images)`` of ``name`` as published (test ``None`` when unknown); ``None`` for
+    ``imagefolder:PATH``."""
+    source = get_source(name)
+    known = source.known_size()
+    return None if known is None else (known[2], source.known_test_size())
+
+
 def dataset_status(data_dir: Path | str | None = None) -> list[tuple[str, bool, str]]:
     """For each named dataset: (name, whether its files are present, where they are or how to supply them)."""
     root = resolve_data_dir(data_dir)

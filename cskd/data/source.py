@@ -65,6 +65,10 @@ class DatasetSource(ABC):
         """The dataset's sizes as published, known without reading it (``None`` when they depend on the files)."""
         return None
 
+    def known_test_size(self) -> int | None:
+        """The number of test images as published (``None`` when it depends on the files)."""
+        return None
+
     @property
     def cache_stem(self) -> str:
         """Prefix of this dataset's cache files (a file-name-safe form of the name)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from cskd.data.dataset import Decoded, ImageDataset
+from cskd.data.errors import DatasetError
 from cskd.data.seeds import generator
 
 
@@ -40,6 +41,11 @@ def subset(ds: ImageDataset, train: int | None, test: int | None, seed: int) -> 
     splits = {}
     for split, count in (("train", train), ("test", test)):
         images, labels = getattr(ds, f"{split}_images"), getattr(ds, f"{split}_labels")
+        if count is not None and not 1 <= count <= labels.numel():
+            raise DatasetError(
+                f"dataset {ds.name}: a {split} subset of {count} images is asked for, but it has {labels.numel()} "
+                f"{split} images: use a {split}_subset between 1 and {labels.numel()}"
+            )
         if count is not None:
             keep = stratified_indices(labels, count, ds.num_classes, generator(seed, "subset", split))
             images, labels = images[keep], labels[keep]

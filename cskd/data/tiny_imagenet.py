@@ -99,6 +99,9 @@ class TinyImageNetSource(DatasetSource):
         crop = TINY_IMAGENET_AUGMENT.crop
         return (3, crop, crop), RELEASE.num_classes, RELEASE.train_per_class * RELEASE.num_classes
 
+    def known_test_size(self) -> int:
+        return RELEASE.val_per_class * RELEASE.num_classes
+
     def _scan(self, folder: Path) -> tuple[list[str], _Split, _Split]:
         wnids = (folder / "wnids.txt").read_text().split()
         classes = sorted(set(wnids))

@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from typing import Any
+
+from cskd.typecheck import type_problem
+
+
+class RecipeError(ValueError):
+    """A bad recipe value; ``key`` names the field, the message says what is expected."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -27,21 +39,25 @@ class Recipe:
     reset_momentum_each_epoch: bool = False
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.epochs < 1:
-            problems.append(f"epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            problems.append(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.lr <= 0:
-            problems.append(f"lr must be > 0, got {self.lr}")
-        if not 0 <= self.momentum < 1:
-            problems.append(f"momentum must be in [0, 1), got {self.momentum}")
-        if self.weight_decay < 0:
-            problems.append(f"weight_decay must be >= 0, got {self.weight_decay}")
-        if list(self.milestones) != sorted(self.milestones):
-            problems.append(f"milestones must be increasing, got {list(self.milestones)}")
-        if problems:
-            raise ValueError("bad recipe: " + "; ".join(problems))
+        """Raise :class:`RecipeError` for the first field of the wrong type or out of range."""
+        hints = typing.get_type_hints(type(self))
+        for item in dataclasses.fields(self):
+            problem = type_problem(getattr(self, item.name), hints[item.name])
+            if problem:
+                raise RecipeError(item.name, problem)
+        checks = (
+            ("epochs", self.epochs >= 1, "must be >= 1"),
+            ("batch_size", self.batch_size >= 1, "must be >= 1"),
+            ("lr", self.lr > 0, "must be > 0"),
+            ("momentum", 0 <= self.momentum < 1, "must be in [0, 1)"),
+            ("weight_decay", self.weight_decay >= 0, "must be >= 0"),
+            ("milestones", all(m >= 1 for m in self.milestones), "must be epochs >= 1"),
+            ("milestones", list(self.milestones) == sorted(self.milestones), "must be increasing"),
+            ("lr_factor", self.lr_factor > 0, "must be > 0"),
+        )
+        for key, ok, problem in checks:
+            if not ok:
+                raise RecipeError(key, f"{problem}, got {getattr(self, key)!r}")
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate of 1-based ``epoch``."""
@@ -57,13 +73,14 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Recipe:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown recipe keys {unknown}; known: {sorted(known)}")
+        """A recipe from a mapping (YAML); raises :class:`RecipeError` naming the first bad or unknown key."""
+        known = [f.name for f in dataclasses.fields(cls)]
+        for key in values:
+            if key not in known:
+                raise RecipeError(str(key), f"unknown recipe key (known: {', '.join(known)})")
         values = dict(values)
-        if "milestones" in values:
-            values["milestones"] = tuple(int(m) for m in values["milestones"])
+        if isinstance(values.get("milestones"), list):
+            values["milestones"] = tuple(values["milestones"])
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

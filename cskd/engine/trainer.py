@@ -17,7 +17,6 @@ group skips what each student has finished and resumes each from its last checkp
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from collections.abc import Callable
@@ -139,12 +138,30 @@ def prepare_model(model: nn.Module, options: EngineOptions) -> nn.Module:
 
 
 def load_trained_model(
-    name: str, kwargs: dict[str, Any], num_classes: int, path: Path, options: EngineOptions
+    name: str,
+    kwargs: dict[str, Any],
+    num_classes: int,
+    path: Path,
+    options: EngineOptions,
+    *,
+    fix: str = "train the teacher again or supply an intact copy of the file",
+    run_id: str | None = None,
 ) -> nn.Module:
-    """A model rebuilt from a training checkpoint (or a bare state dict) written for it, in eval mode."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    """A teacher rebuilt from a training checkpoint (or a bare state dict) written for it, in eval mode.
+
+    Raises :class:`~cskd.engine.checkpoint.CheckpointError` naming the file (and ``fix``) when it is damaged, of
+    another run than ``run_id``, of a diverged run, or written for another architecture, width or class count.
+    """
+    weights = checkpoint.load_teacher_state(path, fix, run_id)
     model = create_model(name, num_classes=num_classes, **kwargs)
-    model.load_state_dict(state.get("model", state))
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as error:
+        detail = " ".join(str(error).split())
+        raise checkpoint.CheckpointError(
+            f"checkpoint {path} does not fit model {name} {kwargs or ''} with {num_classes} classes: it was written "
+            f"for another model, width or dataset; {fix} ({detail[:300]}{' ...' if len(detail) > 300 else ''})"
+        ) from None
     return prepare_model(model, options).eval()
 
 
@@ -238,6 +255,12 @@ class _Student:
         self.done = state["done"]
         self.wall_seconds = state["wall_seconds"]
         self.train_images = state["train_images"]
+        problem = checkpoint.diverged(self.history)
+        if problem:  # a diverged run stays failed: resuming would go on from its non-finite weights
+            self.error = (
+                f"{problem} (recorded in {self.job.checkpoint}; the run stays failed: change its configuration, or "
+                f"delete the checkpoint to train it again from scratch)"
+            )
 
     def begin_epoch(self, phase: str, epoch: int) -> torch.optim.SGD:
         """Put the student in training mode and return the optimiser of this phase with this epoch's lr set."""
@@ -277,17 +300,19 @@ class _Student:
         self.train_images += images
         self.done += 1
         self.history.append(row)
-        if not math.isfinite(row["train_loss"]):
-            self.error = f"training loss is not finite ({row['train_loss']}) in {phase} epoch {epoch}"
-        checkpoint.save_atomic(self._state(), self.job.checkpoint)
+        self.error = checkpoint.diverged([row])
+        checkpoint.save_atomic(self._state(), self.job.checkpoint)  # with the diverged epoch, so a resume sees it
         _write_epochs_csv(self.history, self.job.epochs_csv)
 
     def outcome(self, lockstep: int) -> RunOutcome:
         main = [r for r in self.history if r["phase"] == "main"]
+        error = self.error
+        if not error and self.done != self.total_epochs:
+            error = f"stopped after {self.done} of {self.total_epochs} epochs"
         outcome = RunOutcome(
             run_id=self.job.run_id,
-            status="failed" if self.error else "ok",
-            error=self.error,
+            status="failed" if error else "ok",
+            error=error,
             epochs=self.recipe.epochs,
             init_epochs=self.method.init_epochs,
             wall_seconds=self.wall_seconds,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -31,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from cskd.features import Features, FeatureSpec
+from cskd.typecheck import type_problem
 
 _REGISTRY: dict[str, type[Method]] = {}
 
@@ -40,6 +42,10 @@ class UnknownMethodError(KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
+class MethodOptionError(ValueError):
+    """A method option of the wrong type; the message names the option and the expected type."""
 
 
 def register_method(name: str):
@@ -56,8 +62,11 @@ def register_method(name: str):
 
 
 def close_names(name: str, names: list[str], n: int = 5) -> str:
-    """A human hint listing the names closest to ``name`` (or all of them when none is close)."""
-    close = difflib.get_close_matches(name, names, n=n, cutoff=0.4)
+    """A human hint listing the names closest to ``name`` (or all of them when none is close); names are
+    case-sensitive, so one differing only in case comes first."""
+    same = [candidate for candidate in names if candidate.lower() == name.lower()]
+    similar = [c for c in difflib.get_close_matches(name, names, n=n, cutoff=0.4) if c not in same]
+    close = (same + similar)[:n]
     shown = close or sorted(names)
     label = "closest" if close else "available"
     return f"{label}: {', '.join(shown)}"
@@ -161,13 +170,24 @@ class Method(nn.Module):
         ]
 
     @classmethod
+    def option_types(cls) -> dict[str, Any]:
+        """The annotation of each option (keyword-only constructor argument), resolved to a type."""
+        hints = typing.get_type_hints(cls.__init__)
+        return {o.name: hints[o.name] for o in cls.options()}
+
+    @classmethod
     def check_options(cls, args: dict[str, Any]) -> None:
-        """Raise :class:`UnknownMethodError` naming the closest options when ``args`` holds an unknown name."""
-        known = [o.name for o in cls.options()]
-        for key in args:
-            if key not in known:
-                hint = close_names(key, known) if known else "it takes none"
+        """Raise :class:`UnknownMethodError` naming the closest options when ``args`` holds an unknown name, and
+        :class:`MethodOptionError` when a value does not have its option's annotated type (``intra: "no"`` is not
+        a boolean, ``temperature: "4"`` not a number)."""
+        types = cls.option_types()
+        for key, value in args.items():
+            if key not in types:
+                hint = close_names(key, list(types)) if types else "it takes none"
                 raise UnknownMethodError(f"method {cls.name!r} has no option {key!r} ({hint})")
+            problem = type_problem(value, types[key])
+            if problem:
+                raise MethodOptionError(f"option {key!r} of method {cls.name!r}: {problem}")
 
 
 def build_method(name: str, args: dict[str, Any], student: FeatureSpec, teacher: FeatureSpec | None) -> Method:

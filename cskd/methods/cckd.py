@@ -12,9 +12,14 @@ No adapter is needed: the two n x n matrices have the same shape whatever the em
 
 Defaults: the CCKD paper's own CIFAR values were not available to this implementation. gamma = 0.4, P = 2 and
 beta = 100 (on the mean-squared L_CC) are the CC setting of Knowledge-Distillation-Zoo (github.com/AberHu,
-example_train_script.sh), a common re-implementation; alpha = 0.1 and T = 4 are the ``kd`` method's defaults
-(RepDistiller), so CCKD = the KD baseline + beta * L_CC. Departure: Peng et al. also describe a sampling strategy for
-the mini-batches (class-aware sampling); batches here are ordinary shuffled batches, as for every method.
+example_train_script.sh: --kd_mode cc --lambda_kd 100 --gamma 0.4 --P_order 2), a common re-implementation whose
+objective is CE + 100 * L_CC, with no KL term. Here beta * L_CC is added to Hinton's KD with the ``kd`` method's
+defaults (alpha = 0.1 on CE, 1 - alpha = 0.9 on T^2 * KL, T = 4, from RepDistiller), i.e. CCKD = the ``kd`` method
+with its default ``form="kl"`` + beta * L_CC. That "KD baseline" is Hinton's form, not the CSKD paper's logit-MSE KD
+column (``kd`` with ``form="mse"``); beta = 100 was set by Knowledge-Distillation-Zoo for an objective without the KL
+term, so next to it the weight is transplanted, not tuned. Set ``alpha=1`` for Knowledge-Distillation-Zoo's objective.
+Departure: Peng et al. also describe a sampling strategy for the mini-batches (class-aware sampling); batches here
+are ordinary shuffled batches, as for every method.
 """
 
 from __future__ import annotations
@@ -48,7 +53,8 @@ class CorrelationCongruence(Method):
         "(RepDistiller)",
         "temperature": "KD temperature T; default 4 as the kd method (RepDistiller --kd_T 4)",
         "beta": "weight of L_CC (Eq. 4, mean squared entry of the correlation difference); default 100 from "
-        "Knowledge-Distillation-Zoo's CC script (--lambda_kd 100)",
+        "Knowledge-Distillation-Zoo's CC script (--lambda_kd 100), whose objective is CE + 100 L_CC without KL "
+        "(alpha=1 reproduces it); here it is added to alpha CE + (1 - alpha) T^2 KL",
         "gamma": "RBF kernel parameter gamma of exp(-gamma ||x - y||^2); default 0.4 from Knowledge-Distillation-Zoo",
         "order": "P, order of the Taylor expansion of the RBF kernel (Peng et al.'s generalised kernel); default 2 "
         "from Knowledge-Distillation-Zoo",

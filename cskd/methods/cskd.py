@@ -31,7 +31,17 @@ the literal reading: the norms are unsquared (``norm``), c counts the classes pr
 where sg[.] is a stop-gradient (detach), with the code's constants as defaults: alpha = 0.9 (on CE), beta = 0.002,
 gamma = 0.04, center_weight = 0.1.
 ``intra=False`` also drops the center term (the code adds it to its intra loss). Not part of the loss, so left to
-the recipe: the code drops the learning rate at epochs 80 and 120 only and re-creates SGD every epoch.
+the recipe: the code drops the learning rate at epochs 80 and 120 only and re-creates SGD every epoch. Left to the
+suite: the code normalises CIFAR-10 and CIFAR-100 alike with mean (0.4914, 0.4822, 0.4465) and std (0.2023, 0.1994,
+0.2010), which a suite gets with ``normalization: authors_code`` (the default normalises each dataset with its own
+statistics).
+Two facts of the code this implementation does not reproduce: (1) the teacher's feature map is not a stage output
+but the output of the pickled teacher's own 1x1 convolution ``branch4`` (trained with the teacher, 1024 channels)
+applied to its last stage, the student's being its ``branch4`` = sigma; here the teacher's map is its last stage
+output and sigma the method's own adapter; (2) the teacher is never put in eval mode (the code loads the pickled
+model and calls ``train()`` / ``eval()`` on the student only), so it runs in the mode it was pickled in: in train
+mode, its BatchNorm layers use batch statistics and keep updating their running averages during distillation; here
+the teacher always runs in eval mode.
 Departures from the code: cosines use a norm floor (COSINE_EPS) where the code divides by the raw norms; the code
 computes class statistics with Python loops, here they are vectorised.
 

@@ -12,16 +12,24 @@ its scale does not depend on the map size or the batch size.
     weights as they are; their BatchNorm running statistics still follow the forward passes); stage 2, main
     training: the whole student with KD,
     L = (1 - w) * CE + w * T^2 * KL(p_t^T || p_s^T).
-``schedule="joint"`` (one stage, the form of RepDistiller's FitNet, which uses w = 0 and beta = 100):
-    L = (1 - w) * CE + w * T^2 * KL + beta * L_hint.
+``schedule="joint"`` (one stage):
+    L = (1 - w) * CE + w * T^2 * KL + beta * L_hint,
+which with the defaults (w = 0.9, T = 4, beta = 100) is 0.1 * CE + 0.9 * T^2 * KL + 100 * 1/2 * MSE: an effective
+weight of 50 on the mean squared error. RepDistiller (Tian et al., ICLR 2020; train_student.py --distill hint, its
+scripts/run_cifar_distill.sh: -a 0 -b 100, CE weight -r 1 by default) trains FitNet in one stage as
+    L = 1.0 * CE + 100 * MSE     (its HintLoss is nn.MSELoss: the mean, without the 1/2; no KL term),
+which is ``schedule="joint", kd_weight=0, hint_weight=200`` here (200 * 1/2 * MSE = 100 * MSE), except for the
+regressor: RepDistiller's ConvReg is a convolution + BatchNorm + ReLU whose kernel also matches the spatial sizes.
 
 Departures from Romero et al.:
 * the regressor is a 1x1 convolution (+ ReLU, so it has the hint's non-linearity, Sec. 2.2) instead of a
   convolution whose kernel shrinks the guided map to the hint map's size; when the two maps differ in size the larger
   is average-pooled to the smaller;
 * stage 2 uses constant KD weights (those of the ``kd`` method) where FitNets anneal the soft-target weight during
-  training; the stage-1 length is a fixed number of epochs (30, RepDistiller's ``--init_epochs``), not the paper's
-  training to convergence;
+  training; the stage-1 length is a fixed number of epochs, not the paper's training to convergence. The default 30
+  is our choice: it is the length RepDistiller gives the initialisation stages of *other* methods (its
+  ``--init_epochs 30``, used for AB, FT and FSP only; RepDistiller itself trains FitNet in one stage, without hint
+  pre-training);
 * hint and guided stages default to the middle entry of the model's stage list, index ``num_stages // 2``, as
   FitNets use the middle layers (Sec. 2.2); for the suite's ResNets, whose list is the stem and four residual stages,
   that is the output of the second residual stage (16x16 on CIFAR), the same choice as RepDistiller's
@@ -61,15 +69,18 @@ class FitNet(Method):
 
     option_help: ClassVar[dict[str, str]] = {
         "schedule": "'two_stage' = the paper's hint pre-training stage then KD (Romero et al. Sec. 2.2); "
-        "'joint' = CE + KD + hint_weight * hint in one stage (RepDistiller's form)",
+        "'joint' = (1 - w) CE + w T^2 KL + hint_weight * hint in one stage (RepDistiller's one-stage FitNet is "
+        "joint with kd_weight 0 and hint_weight 200: 1.0 CE + 100 MSE, no KL)",
         "hint_stage": "teacher stage giving the hint (negative counts from the deepest); default None = middle "
         "stage num_stages // 2, as FitNets hint from the teacher's middle layer",
         "guided_stage": "student stage regressed onto the hint; default None = middle stage num_stages // 2 "
         "(FitNets: the student's middle layer)",
-        "hint_epochs": "epochs of the hint stage (two_stage only); default 30 = RepDistiller's --init_epochs, the "
-        "paper trains stage 1 to convergence",
-        "hint_weight": "beta: weight of the hint loss in the joint schedule (the two_stage hint stage uses the hint "
-        "alone); default 100 from RepDistiller (-b 100), whose hint is an MSE without the 1/2",
+        "hint_epochs": "epochs of the hint stage (two_stage only); default 30, our choice: the length of "
+        "RepDistiller's init stage for AB, FT and FSP (--init_epochs 30; RepDistiller has no FitNet hint stage), "
+        "the paper trains stage 1 to convergence",
+        "hint_weight": "beta: weight of the hint loss 1/2 MSE in the joint schedule (the two_stage hint stage uses "
+        "the hint alone); default 100, RepDistiller's -b 100, but RepDistiller's hint is the MSE without the 1/2, so "
+        "its weight on the MSE is 100 where the default here gives 50 (hint_weight 200 matches it)",
         "regressor_relu": "end the 1x1-conv regressor with a ReLU, so it has the (post-ReLU) hint's non-linearity "
         "as Romero et al. Sec. 2.2 require; default True",
         "temperature": "KD temperature T of the main stage; default 4 as the kd method (RepDistiller --kd_T 4)",

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from cskd import results
+from cskd.csvfiles import CsvFileError, report_damaged
 from cskd.report.errors import ReportInputError
 
 #: runs.csv columns holding text (read as text, empty instead of NaN)
@@ -98,15 +100,21 @@ class Row:
         return CellKey(self.teacher, self.student, column)
 
 
-def read_runs_csv(path: Path) -> pd.DataFrame:
-    """A ``runs.csv`` read with its text columns as text (a hex run id made only of digits stays text)."""
+def read_runs_csv(path: Path, *, intact: bool = False) -> pd.DataFrame:
+    """A ``runs.csv`` read with its text columns as text (a hex run id made only of digits stays text, a label
+    ``NA`` stays ``NA``). A damaged record is reported on stderr and left out, or, with ``intact`` (a reference),
+    is an error naming every damaged line."""
     if not path.is_file():
         raise ReportInputError(f"no runs.csv at {path}: run the suite first (`cskd run SUITE`) or pass the right path")
     try:
-        runs = pd.read_csv(path, dtype=dict.fromkeys(TEXT_COLUMNS, str))
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        table = results.read_runs_table(path)
+    except CsvFileError as error:
         raise ReportInputError(f"{path} is not a readable runs.csv: {error}") from error
-    return normalise_runs(runs)
+    if table.damaged and intact:
+        lines = "\n".join(f"  {item}" for item in table.damaged)
+        raise ReportInputError(f"{path} has damaged records; a reference must be intact:\n{lines}")
+    report_damaged(table.damaged)
+    return normalise_runs(table.frame)
 
 
 def normalise_runs(runs: pd.DataFrame) -> pd.DataFrame:

@@ -18,6 +18,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from cskd.report.cells import (
+    FULL_PROFILE,
     METRICS,
     CellKey,
     CellTable,
@@ -29,7 +30,7 @@ from cskd.report.cells import (
 )
 from cskd.report.errors import ReportInputError
 from cskd.report.numbers import format_diff, format_stats
-from cskd.report.paper import paper_table
+from cskd.report.paper import PaperTable, paper_table
 from cskd.report.suites import SuiteLike, SuiteView, suite_runs, view_suite
 from cskd.report.tables import METRIC_TITLES, data_description, declared_keys, unknown_labels
 
@@ -77,8 +78,13 @@ class CheckResult:
         return [cell for cell in self.cells if cell.outcome != "pass"]
 
     @property
+    def compared(self) -> list[CheckedCell]:
+        """The cells that had a result to compare."""
+        return [cell for cell in self.cells if cell.outcome != "missing"]
+
+    @property
     def ok(self) -> bool:
-        return not self.failures
+        return bool(self.compared) and not self.failures
 
     def render(self) -> str:
         """Every compared cell (expected, got, difference, outcome), then the verdict naming each failed cell."""
@@ -94,6 +100,11 @@ class CheckResult:
         table = tabulate(lines, headers=header, tablefmt="simple", disable_numparse=True)
         if self.ok:
             verdict = [f"PASS: all {len(self.cells)} cells within ±{self.tolerance:.2f} points"]
+        elif not self.compared:
+            verdict = [
+                f"FAIL: nothing was compared: none of the {len(self.cells)} expected cells has a successful run in "
+                f"the results (wrong results file, or every run failed?)"
+            ]
         else:
             count = f"{len(self.failures)} of {len(self.cells)} cells"
             verdict = [f"FAIL: {count} outside ±{self.tolerance:.2f} points or missing:"]
@@ -108,6 +119,7 @@ def _paper_expectations(suite: SuiteView, runs: pd.DataFrame, notes: list[str]) 
             f"suite {suite.name} reproduces no paper table: check it against a reference runs.csv instead"
         )
     paper = paper_table(suite.paper_table)
+    _require_paper_setting(runs, suite, paper)
     notes.append(data_description(runs, suite.dataset, paper))
     if note := unknown_labels(suite, paper):
         notes.append(note)
@@ -120,16 +132,32 @@ def _paper_expectations(suite: SuiteView, runs: pd.DataFrame, notes: list[str]) 
     return f"the paper ({paper.title})", expected
 
 
+def _require_paper_setting(runs: pd.DataFrame, suite: SuiteView, paper: PaperTable) -> None:
+    """Refuse runs that are not of the paper's setting: their numbers are not comparable with the paper's."""
+    why = "numbers at another scale or on other data are not comparable with the paper's"
+    fix = f"check them against a reference runs.csv of the same profile instead (e.g. reference/results/{suite.name})"
+    if suite.profile != FULL_PROFILE:
+        raise ReportInputError(
+            f"the runs are of profile {suite.profile!r}, a scaled-down version of {paper.title}: {why}; {fix}"
+        )
+    other = sorted(set(runs["dataset"]) - {"", paper.dataset})
+    if other:
+        raise ReportInputError(f"the runs are on {', '.join(other)}, {paper.title} on {paper.dataset}: {why}; {fix}")
+
+
 def _reference_expectations(
     reference: pd.DataFrame, results: pd.DataFrame, profile: str | None, epoch_rule: str
 ) -> Expected:
     """The reference's successful cells; it must come from the same suite, profile and data as the results."""
+    if reference.empty:
+        raise ReportInputError("the reference holds no runs (a header only?): there is nothing to compare against")
     suites, reference_suites = set(results["suite"]), set(reference["suite"])
     if suites != reference_suites:
         raise ReportInputError(f"the reference holds suite(s) {sorted(reference_suites)}, the results {sorted(suites)}")
     reference = reference[reference["profile"] == profile]
     if reference.empty:
         raise ReportInputError(f"the reference has no runs of profile {profile!r}")
+    _require_accuracies(reference, epoch_rule)
     ours, theirs = (set(frame["data_sha256"]) - {""} for frame in (results, reference))
     if ours and theirs and ours != theirs:
         raise ReportInputError(
@@ -143,6 +171,22 @@ def _reference_expectations(
             if mean is not None:
                 expected[(key, metric)] = mean
     return expected
+
+
+def _require_accuracies(reference: pd.DataFrame, epoch_rule: str) -> None:
+    """Every successful reference row must hold the accuracies compared: one without is not a reference."""
+    ok = reference[reference["status"] == "ok"]
+    if ok.empty:
+        raise ReportInputError("the reference has no successful run: there is nothing to compare against")
+    for metric in METRICS:
+        column = f"{epoch_rule}_{metric}"
+        lacking = ok[ok[column].isna()]
+        if not lacking.empty:
+            runs = ", ".join(lacking["run_id"].head(5))
+            raise ReportInputError(
+                f"the reference's column {column} holds no number for {len(lacking)} successful run(s) ({runs}): "
+                f"a reference must hold every accuracy it is compared on"
+            )
 
 
 def check(
@@ -171,7 +215,7 @@ def check(
         description, expected = _paper_expectations(view_suite(suite, profile), runs, notes)
     else:
         description = f"the reference {against}"
-        expected = _reference_expectations(read_runs_csv(Path(against)), runs, profile, epoch_rule)
+        expected = _reference_expectations(read_runs_csv(Path(against), intact=True), runs, profile, epoch_rule)
     if not expected:
         raise ReportInputError(f"nothing to compare: {description} has no value for any cell of these results")
     cells = [CheckedCell(key, m, value, got.stats(key, m), tolerance) for (key, m), value in expected.items()]

@@ -9,14 +9,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cskd.report.cells import EPOCH_RULES, read_runs_csv
-from cskd.report.check import check
 from cskd.report.errors import ReportInputError
-from cskd.report.render import render_report
-from cskd.report.suites import SuiteLike
+
+if TYPE_CHECKING:  # pandas and matplotlib are imported when a command runs, not to answer --help
+    from cskd.report.suites import SuiteLike
 
 RUNS_FILE = "runs.csv"
+#: which epoch's accuracy a table shows (cskd.report.cells.EPOCH_RULES, named here so --help imports no pandas)
+EPOCH_RULES = ("best", "last")
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 REPORT_DESCRIPTION = """\
@@ -87,12 +89,10 @@ def add_report_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
     parser.add_argument(
         "--results-dir",
         type=Path,
-        default=Path("results"),
-        help="folder holding <suite>/runs.csv and <suite>/epochs/ (default: %(default)s)",
+        default=None,
+        help="folder holding <suite>/runs.csv and <suite>/epochs/ (default: $CSKD_RESULTS, else ./results)",
     )
-    parser.add_argument(
-        "--reports-dir", type=Path, default=Path("reports"), help="where reports are written (default: %(default)s)"
-    )
+    parser.add_argument("--reports-dir", type=Path, default=None, help="where reports are written (default: ./reports)")
     _add_common(parser)
     parser.set_defaults(func=run_report)
     return parser
@@ -129,12 +129,21 @@ def add_check_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from cskd.locations import reports_dir, results_dir
+    from cskd.report.cells import read_runs_csv
+    from cskd.report.render import render_report
+
     try:
         suite = _load_suite(args.suite)
-        suite_dir = args.results_dir / suite.name
+        suite_dir = results_dir(args.results_dir) / suite.name
         runs = read_runs_csv(suite_dir / RUNS_FILE)
         paths = render_report(
-            suite, runs, args.reports_dir, metric=args.metric, profile=args.profile, epochs_dir=suite_dir / "epochs"
+            suite,
+            runs,
+            reports_dir(args.reports_dir),
+            metric=args.metric,
+            profile=args.profile,
+            epochs_dir=suite_dir / "epochs",
         )
     except ReportInputError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -144,6 +153,9 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from cskd.report.cells import read_runs_csv
+    from cskd.report.check import check
+
     try:
         runs = read_runs_csv(_runs_file(args.results))
         suite = None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cskd.csvfiles import CsvFileError, read_csv_table
 from cskd.report.cells import CellKey
 from cskd.report.errors import ReportInputError
 
@@ -28,11 +29,15 @@ DATASET_TITLES: dict[str, str] = {
 
 
 def load_paper_results(path: Path = PAPER_RESULTS) -> pd.DataFrame:
-    """All rows of the paper's results file, text columns as text."""
+    """All rows of the paper's results file, text columns as text; a damaged record is an error."""
     text = ["table", "dataset", "teacher", "student", "method", "metric"]
-    frame = pd.read_csv(path, dtype=dict.fromkeys(text, str))
-    frame[text] = frame[text].fillna("")
-    return frame
+    try:
+        table = read_csv_table(path, text=text, numbers=["value"], required=[*text, "value"])
+    except CsvFileError as error:
+        raise ReportInputError(str(error)) from error
+    if table.damaged:
+        raise ReportInputError(f"{path} has damaged records: " + "; ".join(str(item) for item in table.damaged))
+    return table.frame
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from cskd import results
+from cskd.csvfiles import CsvFileError
 from cskd.report.cells import TEACHER
 from cskd.report.errors import ReportInputError
 from cskd.report.tables import ABLATION_LABELS, METRIC_TITLES, ReportTable, Row
@@ -113,7 +115,10 @@ def plot_ablation(table: ReportTable, figures_dir: Path, *, metric: str = "top1"
 
 def read_epochs(path: Path) -> pd.DataFrame:
     """One run's epoch CSV (see :data:`cskd.results.EPOCH_COLUMNS`)."""
-    epochs = pd.read_csv(path)
+    try:
+        epochs = results.read_epochs(path)
+    except CsvFileError as error:
+        raise ReportInputError(str(error)) from error
     missing = {"epoch", "phase", "test_top1"} - set(epochs.columns)
     if missing:
         raise ReportInputError(f"{path} is not an epoch CSV: columns {sorted(missing)} are missing")

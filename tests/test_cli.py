@@ -1,0 +1,72 @@
+"""The command line as a user meets it: fast help, one rule for where results live, consistent option lists."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cskd.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+HEAVY = ("torch", "timm", "pandas", "matplotlib", "numpy", "PIL", "yaml", "tabulate")
+
+
+def test_help_and_version_import_no_heavy_library():
+    """``cskd --help`` answers at once: building the parser and printing any help imports none of the heavy libraries
+    (each command imports them when it runs). Checked in a fresh interpreter, by module, not by a wall-clock time."""
+    script = (
+        "import sys\n"
+        "from cskd.cli import main\n"
+        "for argv in (['--help'], ['--version'], ['list', '--help'], ['train', '--help'], ['run', '--help'],\n"
+        "             ['report', '--help'], ['check', '--help']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        f"print('IMPORTED', sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    assert "cskd 0.1.0" in result.stdout and "--teacher-width-multiplier" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "IMPORTED []"
+
+
+def test_option_lists_named_for_help_agree_with_the_code():
+    from cskd.commands.run_command import ONLY_KEYS
+    from cskd.plan import FILTER_KEYS
+    from cskd.report import cells
+    from cskd.report import cli as report_cli
+
+    assert ONLY_KEYS == FILTER_KEYS and report_cli.EPOCH_RULES == cells.EPOCH_RULES
+
+
+@pytest.fixture
+def ci_results(tmp_path: Path) -> Path:
+    """A results folder holding the committed CI reference runs, as if trained here."""
+    folder = tmp_path / "elsewhere" / "ci"
+    folder.mkdir(parents=True)
+    shutil.copy(REPO / "reference" / "results" / "ci" / "runs.csv", folder / "runs.csv")
+    return folder.parent
+
+
+def test_run_and_report_find_results_by_one_rule(ci_results, tmp_path, monkeypatch, capsys):
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    monkeypatch.delenv("CSKD_RESULTS", raising=False)
+    shutil.copytree(ci_results, workdir / "results")  # ./results, relative to the working directory
+    assert main(["run", "ci", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "6 runs (6 done, 0 to do)"
+    shutil.rmtree(workdir / "results")
+    monkeypatch.setenv("CSKD_RESULTS", str(ci_results))  # then $CSKD_RESULTS, for every command
+    assert main(["run", "ci", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "6 runs (6 done, 0 to do)"
+    assert main(["report", "ci"]) == 0
+    assert (workdir / "reports" / "ci.md").is_file()  # reports: ./reports
+    assert main(["run", "ci", "--dry-run", "--results-dir", str(tmp_path / "empty")]) == 0  # the flag wins
+    assert capsys.readouterr().out.splitlines()[-1] == "6 runs (0 done, 6 to do)"
