@@ -74,7 +74,7 @@ class Profile:
 
     name: str
     description: str = ""
-    dataset: str | None = None
+    dataset: tuple[str, ...] | None = None  # alternatives, in order of preference
     epochs: int | None = None
     train_subset: int | None = None
     test_subset: int | None = None
@@ -95,7 +95,7 @@ class Suite:
     path: Path
     description: str
     paper_table: str | None
-    dataset: str
+    dataset: tuple[str, ...]  # alternatives, in order of preference: the first present one is used (cskd.plan)
     recipe: Recipe
     models: dict[str, ModelRef]
     pairs: list[Pair]
@@ -209,7 +209,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
         path=path,
         description=read.get(raw, "description", "", str, default=""),
         paper_table=None if paper_table is None else str(paper_table),
-        dataset=read.get(raw, "dataset", "", str),
+        dataset=_read_dataset(read, raw, ""),
         recipe=recipe,
         models=models,
         pairs=pairs,
@@ -289,6 +289,16 @@ def _read_methods(read: _Reader, raw: dict, required: bool) -> list[MethodEntry]
     return entries
 
 
+def _read_dataset(read: _Reader, raw: dict, where: str) -> tuple[str, ...]:
+    """``dataset: NAME`` or ``dataset: [NAME, ...]`` (alternatives: the first present one is used, else the first
+    fetchable one is fetched)."""
+    value = read.get(raw, "dataset", where, (str, list))
+    names = [value] if isinstance(value, str) else value
+    if not names or not all(isinstance(name, str) and name for name in names):
+        raise read.fail(f"{where}dataset", f"expected a dataset name or a non-empty list of names, got {value!r}")
+    return tuple(dict.fromkeys(names))
+
+
 def _read_seeds(read: _Reader, raw: list, where: str) -> list[int]:
     if not raw or not all(isinstance(s, int) and not isinstance(s, bool) for s in raw):
         raise read.fail(where, f"expected a non-empty list of integers, got {raw!r}")
@@ -353,7 +363,7 @@ def _read_profile(read: _Reader, name: str, raw: Any, suite: Suite) -> Profile:
     return Profile(
         name=name,
         description=read.get(raw, "description", where, str, default=""),
-        dataset=read.get(raw, "dataset", where, str, default=None),
+        dataset=_read_dataset(read, raw, where) if "dataset" in raw else None,
         epochs=read.get(raw, "epochs", where, int, default=None),
         train_subset=read.get(raw, "train_subset", where, int, default=None),
         test_subset=read.get(raw, "test_subset", where, int, default=None),

@@ -6,9 +6,19 @@ import argparse
 from pathlib import Path
 
 from cskd.cli import add_engine_arguments, engine_options
-from cskd.data import DatasetError, dataset_input_size
+from cskd.commands.data_command import add_mirror_argument
+from cskd.data import (
+    FETCHABLE,
+    PRESENT,
+    Availability,
+    DatasetError,
+    availability,
+    choose_dataset,
+    dataset_input_size,
+    fetch_dataset,
+)
 from cskd.engine.cost import model_macs, training_macs
-from cskd.plan import FILTER_KEYS, Plan, RunSpec, expand
+from cskd.plan import FILTER_KEYS, Plan, RunSpec, dataset_alternatives, expand
 from cskd.results import finished_run_ids
 from cskd.runner import REPO, Runner, RunnerOptions
 from cskd.suite import ModelRef, SuiteError, load_suite
@@ -20,12 +30,21 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="train every run of a suite (resumable)",
         description="Expand a suite (benchmarks/SUITE.yaml or a path) into runs and train them: teachers first, "
         "students sharing a teacher in lockstep on one teacher stream. Finished runs are skipped, interrupted ones "
-        "resume from their last checkpoint, failed ones are recorded and the sweep goes on. Results: "
+        "resume from their last checkpoint, failed ones are recorded and the sweep goes on. A missing dataset is "
+        "fetched (official archive, checksum-verified) before anything trains, unless --no-download. Results: "
         "RESULTS_DIR/SUITE/runs.csv (one row per run) and epochs/RUN_ID.csv.",
     )
     parser.add_argument("suite", help="suite name (see `cskd list suites`) or path to a suite YAML file")
     parser.add_argument("--profile", default=None, help="a scaled-down profile declared in the suite (e.g. quick)")
-    parser.add_argument("--dry-run", action="store_true", help="print the plan (one line per run) and exit")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the plan (data, then one line per run) and exit; fetches nothing"
+    )
+    parser.add_argument(
+        "--no-download",
+        action="store_true",
+        help="never fetch a missing dataset (it is then an error naming how to supply it)",
+    )
+    add_mirror_argument(parser)
     parser.add_argument(
         "--only",
         action="append",
@@ -62,8 +81,10 @@ def parse_only(items: list[str]) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     try:
         suite = load_suite(args.suite)
-        plan = expand(suite, args.profile, args.seeds, parse_only(args.only))
-    except SuiteError as error:
+        alternatives = dataset_alternatives(suite, args.profile)
+        data = choose_dataset(alternatives, args.data_dir, download=not args.no_download, mirror=args.mirror)
+        plan = expand(suite, args.profile, args.seeds, parse_only(args.only), dataset=data.name)
+    except (SuiteError, DatasetError) as error:
         print(f"error: {error}")
         return 2
     options = RunnerOptions(
@@ -71,9 +92,13 @@ def run(args: argparse.Namespace) -> int:
     )
     runner = Runner(plan, options)
     if args.dry_run:
+        print_data(alternatives, data, args)
         print_plan(plan, runner)
         return 0
     try:
+        if data.state == FETCHABLE and not args.no_download:
+            print(f"fetching {data.name} before training: {data.detail} (--no-download to opt out)", flush=True)
+            print(f"{data.name}: {fetch_dataset(data.name, args.data_dir, args.mirror)}", flush=True)
         runner.load_all_data()  # missing data stops here, before anything trains or any row is written
     except DatasetError as error:
         print(f"error: {error}")
@@ -88,6 +113,22 @@ def run(args: argparse.Namespace) -> int:
 
 def _macs(ref: ModelRef | None, num_classes: int, input_size: tuple[int, int, int]) -> int | None:
     return None if ref is None else model_macs(ref.name, tuple(sorted(ref.kwargs.items())), num_classes, input_size)
+
+
+def print_data(alternatives: tuple[str, ...], chosen: Availability, args: argparse.Namespace) -> None:
+    """The data the runs would use, and what a real run would do about it (nothing is fetched here)."""
+    if chosen.state == PRESENT:
+        action = f"present at {chosen.detail}"
+    elif chosen.state == FETCHABLE and not args.no_download:
+        action = f"will be fetched before training: {chosen.detail}"
+    elif chosen.state == FETCHABLE:
+        action = f"missing (--no-download: not fetched; {chosen.detail}). `cskd data fetch {chosen.name}` fetches it"
+    else:
+        action = f"missing and not fetchable. {chosen.detail}"
+    print(f"data: {chosen.name}: {action}")
+    for name in alternatives[: alternatives.index(chosen.name)]:
+        other = availability(name, args.data_dir, args.mirror)
+        print(f"  (preferred {name} is {other.state}: {other.detail})")
 
 
 def print_plan(plan: Plan, runner: Runner) -> None:
