@@ -160,7 +160,8 @@ def test_profile_width_multiplier_is_validated(tmp_path):
 def test_missing_data_stops_the_sweep_before_any_row(tmp_path, capsys):
     empty = tmp_path / "no-data"
     empty.mkdir()
-    code = main(["run", "table1", "--results-dir", str(tmp_path), "--data-dir", str(empty), "--no-progress"])
+    command = ["run", "table1", "--results-dir", str(tmp_path), "--data-dir", str(empty), "--no-progress"]
+    code = main([*command, "--no-download"])
     out = capsys.readouterr().out
     assert code == 2
     assert "dataset 'cifar10' not found" in out and str(empty) in out and "cifar-10-python.tar.gz" in out

@@ -79,10 +79,13 @@ def fetchable_names() -> list[str]:
 def fetch_dataset(name: str, data_dir: Path | str | None = None, mirror: str | None = None) -> str:
     """Make ``name`` present: download each official archive missing from the data directory (from ``mirror`` when
     given, else ``$CSKD_DATA_MIRROR``, else the official URL), verify it, extract it atomically, then verify the
-    extracted files. Returns what is present and how it was checked; raises a ``DatasetError`` naming the problem."""
+    extracted files. Returns what is present and how it was checked; raises a ``DatasetError`` naming the problem.
+    A dataset without archives (nothing to fetch) is only verified when present."""
     source = get_source(name)
     root = resolve_data_dir(data_dir)
     if not source.archives:
+        if source.status(root)[0]:
+            return source.verify(root)
         how = source.how(root)
         raise DatasetNotFoundError(f"dataset {name!r} cannot be fetched: it has no official archive. {how}")
     mirror = resolve_mirror(mirror)

@@ -64,10 +64,13 @@ class RemoteArchive:
         """``(algorithm, hex digest)`` checked before the archive is accepted."""
         return ("sha256", self.sha256) if self.sha256 else ("md5", self.md5)
 
-    def describe(self) -> str:
-        """``cifar-10-python.tar.gz (170,498,071 bytes, md5 c58f...)``: enough to recognise the right file."""
+    def identity(self) -> str:
+        """``170,498,071 bytes, md5 c58f...``: enough to recognise the right file."""
         algorithm, digest = self.checksum
-        return f"{self.file_name} ({self.size:,} bytes, {algorithm} {digest})"
+        return f"{self.size:,} bytes, {algorithm} {digest}"
+
+    def describe(self) -> str:
+        return f"{self.file_name} ({self.identity()})"
 
 
 def human_size(size: int) -> str:
@@ -96,7 +99,7 @@ def source_of(archive: RemoteArchive, mirror: str | None) -> str:
 def by_hand(archive: RemoteArchive, data_dir: Path) -> str:
     """How to supply ``archive`` without cskd's download: the official URL, the file's identity and where it goes."""
     return (
-        f"To fetch it by hand: download {archive.url} ({archive.describe()}) and put it at "
+        f"To fetch it by hand: download {archive.url} ({archive.identity()}) and put it at "
         f"{data_dir / archive.file_name} (cskd verifies and extracts it on first use), or put it in a folder and "
         f"pass --mirror DIR (or set {MIRROR_ENV}=DIR)."
     )
@@ -118,9 +121,9 @@ def download(archive: RemoteArchive, data_dir: Path, mirror: str | None = None) 
     """``<data_dir>/<file_name>``, downloaded (or copied from a mirror folder) and verified; raises
     :class:`DatasetDownloadError` (source unreachable, file missing from the mirror, transfer stopped) or
     :class:`DatasetIntegrityError` (checksum mismatch: the download is deleted)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
     target = data_dir / archive.file_name
-    with FileLock(str(data_dir / f".{archive.file_name}.lock")):  # two runners fetching at once: one downloads
+    (data_dir / ".cache").mkdir(parents=True, exist_ok=True)
+    with FileLock(str(data_dir / ".cache" / f"fetch-{archive.file_name}.lock")):  # runners fetching at once: one does
         if target.is_file():
             return target
         source = source_of(archive, mirror)
@@ -128,16 +131,14 @@ def download(archive: RemoteArchive, data_dir: Path, mirror: str | None = None) 
         notify(f"downloading {archive.file_name} ({human_size(archive.size)}) from {source} into {data_dir}")
         _transfer(archive, source, partial, mirror, data_dir)
         algorithm, expected = archive.checksum
-        try:
-            verify_archive(archive, partial, "")
-        except DatasetIntegrityError:
-            size, actual = partial.stat().st_size, file_digest(partial, algorithm)
+        size, actual = partial.stat().st_size, file_digest(partial, algorithm)
+        if (size, actual) != (archive.size, expected):
             partial.unlink()
             raise DatasetIntegrityError(
                 f"{archive.file_name} downloaded from {source} is corrupt: {size:,} bytes with {algorithm} {actual}, "
                 f"expected {archive.size:,} bytes with {algorithm} {expected} (official checksum). It was deleted "
                 f"and nothing was extracted; run the fetch again to download it anew. {by_hand(archive, data_dir)}"
-            ) from None
+            )
         os.replace(partial, target)
         notify(f"verified {target} ({algorithm} {expected})")
         return target
@@ -190,8 +191,8 @@ def _transfer(archive: RemoteArchive, source: str, partial: Path, mirror: str | 
 
 def _missing_from_mirror(archive: RemoteArchive, mirror: str, looked: str, data_dir: Path) -> DatasetDownloadError:
     return DatasetDownloadError(
-        f"the mirror {mirror} has no {archive.file_name} (looked for {looked}). Put the official file there "
-        f"({archive.describe()}, from {archive.url}), or put it at {data_dir / archive.file_name} by hand."
+        f"the mirror {mirror} has no {archive.file_name} (looked for {looked}). Put the official file there (from "
+        f"{archive.url}: {archive.identity()}), or put it at {data_dir / archive.file_name} by hand."
     )
 
 
