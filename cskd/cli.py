@@ -1,4 +1,4 @@
-"""The command-line interface: ``cskd list | train | run | report | check`` (also ``python -m cskd``)."""
+"""The command-line interface: ``cskd list | data | train | run | report | check`` (also ``python -m cskd``)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ cskd: reproduce and extend "Improving Knowledge Distillation via Category Struct
 
 Typical use:
   cskd list suites                       what can be run, and how many runs each suite expands to
+  cskd data fetch cifar10                download, verify and extract a dataset (cskd run does it when needed)
   cskd run table1 --profile quick        train every run of a suite (resumes; skips finished runs)
   cskd report table1 --profile quick     tables and plots against the paper's numbers in reports/
   cskd check results/ci/runs.csv --against reference/results/ci/runs.csv
@@ -90,7 +91,7 @@ def add_results_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cskd.commands import list_command, run_command, train_command
+    from cskd.commands import data_command, list_command, run_command, train_command
     from cskd.report import cli as report_cli
 
     parser = argparse.ArgumentParser(
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cskd {__version__}")
     commands = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
     list_command.add_parser(commands)
+    data_command.add_parser(commands)
     train_command.add_parser(commands)
     run_command.add_parser(commands)
     report_cli.add_report_parser(commands)

@@ -93,18 +93,33 @@ def resolved_args(entry: MethodEntry, overrides: dict[str, Any]) -> dict[str, An
     return {**defaults, **entry.args, **overrides}
 
 
+def dataset_alternatives(suite: Suite, profile_name: str | None = None) -> tuple[str, ...]:
+    """The datasets ``suite`` may run on under a profile, in order of preference (``cskd.data.choose_dataset``)."""
+    profile = suite.profile(profile_name)
+    return profile.dataset or suite.dataset
+
+
 def expand(
     suite: Suite,
     profile_name: str | None = None,
     seeds: list[int] | None = None,
     only: dict[str, str] | None = None,
+    dataset: str | None = None,
 ) -> Plan:
-    """Every run of ``suite`` under a profile; ``only`` keeps the runs matching each KEY=VALUE and their teachers."""
+    """Every run of ``suite`` under a profile; ``only`` keeps the runs matching each KEY=VALUE and their teachers.
+
+    ``dataset`` is the one of the suite's (profile's) dataset alternatives the runs use (default: the first); it is
+    part of every run's identity.
+    """
     profile = suite.profile(profile_name)
     recipe = Recipe.from_dict({**suite.recipe.to_dict(), **profile.recipe})
     if profile.epochs is not None:
         recipe = recipe.scaled_to(profile.epochs)
-    dataset = profile.dataset or suite.dataset
+    alternatives = dataset_alternatives(suite, profile_name)
+    if dataset is None:
+        dataset = alternatives[0]
+    elif dataset not in alternatives:
+        raise SuiteError(f"{suite.path}: dataset {dataset!r} is not one of the suite's ({', '.join(alternatives)})")
     pairs = list(profile.pairs or suite.pairs)
     labels = profile.methods or [m.label for m in suite.methods]
     methods = [m for m in suite.methods if m.label in labels]

@@ -46,7 +46,7 @@ SUITE_KEYS: dict[str, Any] = {
     "name": str,
     "description": str,
     "paper_table": str | int,
-    "dataset": str,
+    "dataset": str | list[str],
     "normalization": Literal[NORMALIZATIONS],
     "recipe": dict,
     "models": dict,
@@ -65,7 +65,7 @@ REQUIRED_KEYS = ("dataset", "recipe", "models")
 #: every key of a profile and its type
 PROFILE_KEYS: dict[str, Any] = {
     "description": str,
-    "dataset": str,
+    "dataset": str | list[str],
     "epochs": int,
     "train_subset": int,
     "test_subset": int,
@@ -131,7 +131,7 @@ class Profile:
 
     name: str
     description: str = ""
-    dataset: str | None = None
+    dataset: tuple[str, ...] | None = None  # alternatives, in order of preference
     epochs: int | None = None
     train_subset: int | None = None
     test_subset: int | None = None
@@ -152,7 +152,7 @@ class Suite:
     path: Path
     description: str
     paper_table: str | None
-    dataset: str
+    dataset: tuple[str, ...]  # alternatives, in order of preference: the first present one is used (cskd.plan)
     normalization: str  # "dataset" (each dataset's own statistics) or "authors_code" (the CSKD code's constants)
     recipe: Recipe
     models: dict[str, ModelRef]
@@ -340,12 +340,18 @@ def _check_options(read: _Reader, method: str, args: dict, where: str) -> None:
         raise read.fail(where, str(error)) from None
 
 
-def _read_dataset(read: _Reader, name: str, key: str) -> str:
-    try:
-        get_source(name)
-    except UnknownDatasetError as error:
-        raise read.fail(key, str(error)) from None
-    return name
+def _read_dataset(read: _Reader, value: str | list[str], key: str) -> tuple[str, ...]:
+    """``dataset: NAME`` or ``dataset: [NAME, ...]``: alternatives in order of preference, each a registered dataset
+    (the first present one is used, else the first fetchable one is fetched: cskd.plan)."""
+    names = [value] if isinstance(value, str) else value
+    if not names:
+        raise read.fail(key, "expected a dataset name or a non-empty list of names, got an empty list")
+    for name in names:
+        try:
+            get_source(name)
+        except UnknownDatasetError as error:
+            raise read.fail(key, str(error)) from None
+    return tuple(dict.fromkeys(names))
 
 
 def _read_paper_table(read: _Reader, value: str | int | None) -> str | None:
@@ -371,14 +377,20 @@ def _read_seeds(read: _Reader, raw: list[int], where: str) -> list[int]:
     return list(raw)
 
 
-def _read_subset(read: _Reader, raw: dict, split: str, dataset: str, where: str) -> int | None:
-    """A ``train_subset`` / ``test_subset``: between 1 and the dataset's published number of images of the split."""
+def _read_subset(read: _Reader, raw: dict, split: str, datasets: tuple[str, ...], where: str) -> int | None:
+    """A ``train_subset`` / ``test_subset``: between 1 and the published number of images of the split (the
+    smallest over the dataset's alternatives)."""
     key = f"{split}_subset"
     count = raw.get(key)
     if count is None:
         return None
-    sizes = dataset_split_sizes(dataset)
-    available = None if sizes is None else sizes[0 if split == "train" else 1]
+    index = 0 if split == "train" else 1
+    known = [
+        (sizes[index], name)
+        for name in datasets
+        if (sizes := dataset_split_sizes(name)) is not None and sizes[index] is not None
+    ]
+    available, dataset = min(known) if known else (None, datasets[0])
     if count < 1 or (available is not None and count > available):
         limit = f"between 1 and {available}, the {split} images of {dataset}" if available else "at least 1"
         raise read.fail(f"{where}{key}", f"must be {limit}, got {count}")
@@ -454,10 +466,12 @@ def _check_normalization(read: _Reader, suite: Suite) -> None:
     """``normalization: authors_code`` is the CSKD code's CIFAR statistics: only CIFAR-shaped datasets take it."""
     if suite.normalization == NORMALIZATIONS[0]:
         return
-    for key, dataset in [("dataset", suite.dataset)] + [
+    for key, datasets in [("dataset", suite.dataset)] + [
         (f"profiles.{p.name}.dataset", p.dataset) for p in suite.profiles.values() if p.dataset
     ]:
-        if not dataset.startswith("cifar"):
+        for dataset in datasets:
+            if dataset.startswith("cifar"):
+                continue
             raise read.fail(
                 "normalization",
                 f"{suite.normalization!r} is the authors' CIFAR normalisation, but {key} is {dataset!r}: use it with "
@@ -474,7 +488,7 @@ def check_builds(suite: Suite, profile: Profile, sizes: tuple[tuple[int, int, in
     it has loaded the data).
     """
     if sizes is None:
-        known = dataset_input_size(profile.dataset or suite.dataset)
+        known = dataset_input_size((profile.dataset or suite.dataset)[0])
         if known is None:
             return
         sizes = known[0], known[1]

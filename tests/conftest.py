@@ -1,4 +1,5 @@
-"""Shared fixtures: the real CIFAR-10 JPEG copy, extracted once into the project's data directory.
+"""Shared fixtures: the real CIFAR-10 JPEG copy, extracted once into the project's data directory, and a guard that
+keeps every test off the internet.
 
 Tests that need it skip with instructions on a machine without it; under CI (``CI=true``), where
 ``../shared/data/cifar10-jpeg.tar.gz`` always exists, a missing copy is an error instead of a skip.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import os
 import tarfile
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,20 @@ def project_data_dir() -> Path:
 def _small_cpu_footprint():
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     yield
+
+
+@pytest.fixture(autouse=True)
+def _no_internet(monkeypatch):
+    """Tests never touch the internet: a download from anywhere but a test's own server on 127.0.0.1 fails the test."""
+    real = urllib.request.urlopen
+
+    def loopback_only(request, *args, **kwargs):
+        url = request.full_url if isinstance(request, urllib.request.Request) else str(request)
+        if urllib.parse.urlsplit(url).hostname != "127.0.0.1":
+            raise AssertionError(f"a test tried to download {url}; tests serve archives from 127.0.0.1 only")
+        return real(request, *args, **kwargs)
+
+    monkeypatch.setattr(urllib.request, "urlopen", loopback_only)
 
 
 @pytest.fixture(scope="session")

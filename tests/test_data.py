@@ -64,15 +64,22 @@ def write_cifar(data_dir: Path, name: str, per_file: int = 6) -> dict[str, np.nd
     return written
 
 
-def patch_checksums(monkeypatch: pytest.MonkeyPatch, data_dir: Path, name: str, archive_md5: str = "") -> None:
+def patch_checksums(
+    monkeypatch: pytest.MonkeyPatch, data_dir: Path, name: str, archive: Path | None = None, archive_md5: str = ""
+) -> None:
+    """Substitute the checksums of the files written under ``data_dir`` (and of ``archive``, whose md5 may be given
+    instead) for the official ones."""
     release = cifar.RELEASES[name]
     folder = data_dir / release.folder
+    remote = release.archive
+    if archive is not None:
+        remote = dataclasses.replace(remote, size=archive.stat().st_size, md5=archive_md5 or md5(archive))
     real = dataclasses.replace(
         release,
         train_files=tuple((f, md5(folder / f)) for f, _ in release.train_files),
         test_files=tuple((f, md5(folder / f)) for f, _ in release.test_files),
         meta_file=(release.meta_file[0], md5(folder / release.meta_file[0])),
-        archive_md5=archive_md5 or release.archive_md5,
+        archive=remote,
     )
     monkeypatch.setitem(cifar.RELEASES, name, real)
 
@@ -128,12 +135,12 @@ def test_cifar_archive_is_verified_then_extracted(tmp_path, monkeypatch, capsys)
     archive.parent.mkdir()
     with tarfile.open(archive, "w:gz") as bundle:
         bundle.add(source / "cifar-10-batches-py", arcname="cifar-10-batches-py")
-    patch_checksums(monkeypatch, source, "cifar10", archive_md5="0" * 32)
+    patch_checksums(monkeypatch, source, "cifar10", archive, archive_md5="0" * 32)
     with pytest.raises(DatasetIntegrityError, match=r"cifar-10-python\.tar\.gz"):
         load_dataset("cifar10", archive.parent)
     assert not (archive.parent / "cifar-10-batches-py").exists()
 
-    patch_checksums(monkeypatch, source, "cifar10", archive_md5=md5(archive))
+    patch_checksums(monkeypatch, source, "cifar10", archive)
     ds = load_dataset("cifar10", archive.parent)
     assert (archive.parent / "cifar-10-batches-py" / "data_batch_5").is_file()
     assert "extracting" in capsys.readouterr().err
@@ -260,7 +267,7 @@ def test_tiny_imagenet_incomplete_copy_is_reported(tmp_path, small_tiny_imagenet
         load_dataset("tiny-imagenet", tmp_path)
 
 
-def test_tiny_imagenet_zip_with_val_sorted_into_class_folders(tmp_path, small_tiny_imagenet):
+def test_tiny_imagenet_zip_with_val_sorted_into_class_folders(tmp_path, monkeypatch, small_tiny_imagenet):
     staging = tmp_path / "staging"
     annotations = write_tiny_imagenet(staging)
     val = staging / "tiny-imagenet-200" / "val"
@@ -270,9 +277,17 @@ def test_tiny_imagenet_zip_with_val_sorted_into_class_folders(tmp_path, small_ti
     (val / "val_annotations.txt").unlink()
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    with zipfile.ZipFile(data_dir / "tiny-imagenet-200.zip", "w") as bundle:
+    archive = data_dir / "tiny-imagenet-200.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
         for path in sorted((staging / "tiny-imagenet-200").rglob("*")):
             bundle.write(path, path.relative_to(staging).as_posix())
+    official = tiny_imagenet.RELEASE.archive
+    assert official.md5 == "90528d7ca1a48142e341f4ef8d21d0de" and official.size == 248_100_043
+    with pytest.raises(DatasetIntegrityError, match=r"tiny-imagenet-200\.zip is corrupt"):
+        load_dataset("tiny-imagenet", data_dir)  # checked against the official md5 before extraction
+    assert sorted(p.name for p in data_dir.iterdir()) == ["tiny-imagenet-200.zip"]
+    ours = dataclasses.replace(official, size=archive.stat().st_size, md5=md5(archive))
+    monkeypatch.setattr(tiny_imagenet, "RELEASE", dataclasses.replace(tiny_imagenet.RELEASE, archive=ours))
     ds = load_dataset("tiny-imagenet", data_dir)
     assert ds.test_labels.tolist() == [0, 0, 1, 1, 2, 2] and ds.test_images.shape == (6, 3, 72, 72)
 

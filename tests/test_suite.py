@@ -204,7 +204,7 @@ def test_dry_run_warns_about_missing_data(tmp_path, capsys):
     empty.mkdir()
     assert main(["run", "ci", "--dry-run", "--results-dir", str(tmp_path), "--data-dir", str(empty)]) == 0
     out = capsys.readouterr().out
-    assert f"warning: dataset 'cifar10-jpeg' is missing from {empty}: `cskd run` would stop before training" in out
+    assert "data: cifar10-jpeg: missing and not fetchable." in out and str(empty) in out
 
 
 def test_only_matching_nothing_exits_2_with_close_names(tmp_path, capsys):
@@ -317,7 +317,8 @@ def test_profile_width_multiplier_is_validated(tmp_path):
 def test_missing_data_stops_the_sweep_before_any_row(tmp_path, capsys):
     empty = tmp_path / "no-data"
     empty.mkdir()
-    code = main(["run", "table1", "--results-dir", str(tmp_path), "--data-dir", str(empty), "--no-progress"])
+    command = ["run", "table1", "--results-dir", str(tmp_path), "--data-dir", str(empty), "--no-progress"]
+    code = main([*command, "--no-download"])
     out = capsys.readouterr().err
     assert code == 2
     assert "dataset 'cifar10' not found" in out and str(empty) in out and "cifar-10-python.tar.gz" in out

@@ -5,18 +5,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cskd.commands.data_command import add_mirror_argument
+
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "list",
         help="list models, datasets, methods or suites",
-        description="List what cskd knows: the paper's models with parameter counts, the datasets (and whether "
-        "they are present), the distillation methods with their hyper-parameters, or the suites with their run counts.",
+        description="List what cskd knows: the paper's models with parameter counts, the datasets (whether each is "
+        "present, missing or fetchable), the distillation methods with their hyper-parameters, or the suites with "
+        "their run counts.",
     )
     parser.add_argument("what", choices=["models", "datasets", "methods", "suites"])
     parser.add_argument(
         "--data-dir", type=Path, default=None, help="for datasets: where to look (default: $CSKD_DATA, else ./data)"
     )
+    add_mirror_argument(parser)
     parser.add_argument(
         "--num-classes", type=int, default=10, help="for models: classifier size used to count parameters"
     )
@@ -44,12 +48,15 @@ def list_models(args: argparse.Namespace) -> None:
 def list_datasets(args: argparse.Namespace) -> None:
     from tabulate import tabulate
 
-    from cskd.data import dataset_status
+    from cskd.data import FETCHABLE, availability, dataset_names
 
-    rows = [
-        (name, "present" if present else "missing", where) for name, present, where in dataset_status(args.data_dir)
-    ]
-    print(tabulate(rows, headers=["dataset", "status", "where / how to supply"]))
+    rows = []
+    for name in dataset_names():
+        state = availability(name, args.data_dir, args.mirror)
+        detail = f"`cskd data fetch {name}`: {state.detail}" if state.state == FETCHABLE else state.detail
+        rows.append((name, state.state, detail))
+    print(tabulate(rows, headers=["dataset", "status", "where / what would be fetched / how to supply"]))
+    print("\nAny image tree in ImageFolder layout also works as imagefolder:PATH.")
 
 
 def list_methods(args: argparse.Namespace) -> None:

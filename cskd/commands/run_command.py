@@ -8,8 +8,10 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from cskd.cli import add_engine_arguments, add_results_argument, engine_options
+from cskd.commands.data_command import add_mirror_argument
 
 if TYPE_CHECKING:
+    from cskd.data import Availability
     from cskd.plan import Plan, RunSpec
     from cskd.runner import Runner
     from cskd.suite import ModelRef
@@ -25,14 +27,23 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         description="Expand a suite (benchmarks/SUITE.yaml or a path) into runs and train them: teachers first, "
         "students sharing a teacher in lockstep on one teacher stream. Finished runs are skipped, interrupted ones "
         "resume from their last checkpoint, failed ones are recorded and the sweep goes on (a diverged run stays "
-        "failed). The suite, its models and methods and the data are all checked before anything trains. Results: "
+        "failed). A missing dataset is fetched (official archive, checksum-verified) unless --no-download. The suite, "
+        "its models and methods and the data are all checked before anything trains. Results: "
         "RESULTS_DIR/SUITE/runs.csv (one row per run) and epochs/RUN_ID.csv.",
     )
     parser.add_argument("suite", help="suite name (see `cskd list suites`) or path to a suite YAML file")
     parser.add_argument("--profile", default=None, help="a scaled-down profile declared in the suite (e.g. quick)")
     parser.add_argument(
-        "--dry-run", action="store_true", help="print the plan (one line per run: what the sweep would do) and exit"
+        "--dry-run",
+        action="store_true",
+        help="print the plan (data, then one line per run: what the sweep would do) and exit; fetches nothing",
     )
+    parser.add_argument(
+        "--no-download",
+        action="store_true",
+        help="never fetch a missing dataset (it is then an error naming how to supply it)",
+    )
+    add_mirror_argument(parser)
     parser.add_argument(
         "--only",
         action="append",
@@ -70,18 +81,20 @@ def fail(message: object) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cskd.data import DatasetError
+    from cskd.data import FETCHABLE, DatasetError, choose_dataset, fetch_dataset
     from cskd.engine.checkpoint import CheckpointError
     from cskd.locations import results_dir
-    from cskd.plan import expand
+    from cskd.plan import dataset_alternatives, expand
     from cskd.runner import Runner, RunnerOptions
     from cskd.suite import SuiteError, check_builds, load_suite
 
     try:
         suite = load_suite(args.suite)
-        plan = expand(suite, args.profile, args.seeds, parse_only(args.only))
+        plan_alternatives = dataset_alternatives(suite, args.profile)
+        data = choose_dataset(plan_alternatives, args.data_dir, download=not args.no_download, mirror=args.mirror)
+        plan = expand(suite, args.profile, args.seeds, parse_only(args.only), dataset=data.name)
         check_builds(suite, plan.profile)  # every model and method, with the dataset's published sizes
-    except SuiteError as error:
+    except (SuiteError, DatasetError) as error:
         return fail(error)
     options = RunnerOptions(
         results_dir=results_dir(args.results_dir),
@@ -91,9 +104,13 @@ def run(args: argparse.Namespace) -> int:
     )
     runner = Runner(plan, options)
     if args.dry_run:
+        print_data(plan_alternatives, data, args)
         print_plan(plan, runner)
         return 0
     try:  # missing data, an unbuildable model or a bad supplied teacher stop here, before anything trains
+        if data.state == FETCHABLE and not args.no_download:
+            print(f"fetching {data.name} before training: {data.detail} (--no-download to opt out)", flush=True)
+            print(f"{data.name}: {fetch_dataset(data.name, args.data_dir, args.mirror)}", flush=True)
         runner.load_all_data()
         runner.check_builds()  # again with the loaded data's sizes (an image folder's are only known now)
         runner.verify_supplied_teachers()
@@ -113,6 +130,24 @@ def _macs(ref: ModelRef | None, num_classes: int, input_size: tuple[int, int, in
     return None if ref is None else model_macs(ref.name, tuple(sorted(ref.kwargs.items())), num_classes, input_size)
 
 
+def print_data(alternatives: tuple[str, ...], chosen: Availability, args: argparse.Namespace) -> None:
+    """The data the runs would use, and what a real run would do about it (nothing is fetched here)."""
+    from cskd.data import FETCHABLE, PRESENT, availability
+
+    if chosen.state == PRESENT:
+        action = f"present at {chosen.detail}"
+    elif chosen.state == FETCHABLE and not args.no_download:
+        action = f"will be fetched before training: {chosen.detail}"
+    elif chosen.state == FETCHABLE:
+        action = f"missing (--no-download: not fetched; {chosen.detail}). `cskd data fetch {chosen.name}` fetches it"
+    else:
+        action = f"missing and not fetchable. {chosen.detail}"
+    print(f"data: {chosen.name}: {action}")
+    for name in alternatives[: alternatives.index(chosen.name)]:
+        other = availability(name, args.data_dir, args.mirror)
+        print(f"  (preferred {name} is {other.state}: {other.detail})")
+
+
 def print_plan(plan: Plan, runner: Runner) -> None:
     """One line per run (what the sweep would do with it, its id, what it is, its cost), warnings, then counts."""
     statuses = runner.statuses()
@@ -124,25 +159,10 @@ def print_plan(plan: Plan, runner: Runner) -> None:
             counts[status.state] += 1
             why = f"  ({status.note})" if status.state in ("failed", "blocked", "redo") else ""
             print(f"  [{status.state:>6}] {run.run_id}  {run.describe():<45} {estimate(run, len(group))}{why}")
-    for warning in missing_data(plan, runner):
-        print(f"warning: {warning}")
     done = counts["done"]
     stuck = "".join(f", {counts[s]} {s}" for s in ("failed", "blocked") if counts[s])
     to_do = len(plan.runs) - done - counts["failed"] - counts["blocked"]
     print(f"{len(plan.runs)} runs ({done} done, {to_do} to do{stuck})")
-
-
-def missing_data(plan: Plan, runner: Runner) -> list[str]:
-    """A warning for each dataset the plan needs that is not in the data directory (the real run stops on it)."""
-    from cskd.data import get_source, resolve_data_dir
-
-    root = resolve_data_dir(runner.options.data_dir)
-    warnings = []
-    for name in dict.fromkeys(run.dataset for run in plan.runs):
-        present, where = get_source(name).status(root)
-        if not present:
-            warnings.append(f"dataset {name!r} is missing from {root}: `cskd run` would stop before training. {where}")
-    return warnings
 
 
 def estimate(run: RunSpec, lockstep: int) -> str:

@@ -1,10 +1,11 @@
-"""CIFAR-10 and CIFAR-100 from the official python release (Krizhevsky 2009), md5-verified, no download machinery.
+"""CIFAR-10 and CIFAR-100 from the official python release (Krizhevsky 2009), md5-verified.
 
 Layout, as the official archives unpack (and as torchvision expects it): ``<data_dir>/cifar-10-batches-py/``
 (``data_batch_1..5``, ``test_batch``, ``batches.meta``) and ``<data_dir>/cifar-100-python/`` (``train``, ``test``,
-``meta``). If only the archive ``cifar-10-python.tar.gz`` / ``cifar-100-python.tar.gz`` is in the data directory, it
-is md5-verified and extracted. Each file is md5-verified against the official checksums (the table torchvision uses)
-before it is unpickled, so nothing but the official files is ever unpickled.
+``meta``). ``cskd data fetch cifar10`` downloads the official archive; one already in the data directory
+(``cifar-10-python.tar.gz`` / ``cifar-100-python.tar.gz``) is md5-verified and extracted on first use. Each file is
+md5-verified against the official checksums (the table torchvision uses) before it is unpickled, so nothing but the
+official files is ever unpickled. Archive sizes: the official files' byte counts.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import torch
 from cskd.data.augment import CIFAR10_AUGMENT, CIFAR100_AUGMENT, AugmentSpec
 from cskd.data.dataset import Decoded
 from cskd.data.errors import DatasetNotFoundError
-from cskd.data.files import extract_archive, verify_digest
-from cskd.data.source import DatasetSource, KnownSize, Located, folder_or_archive_status
+from cskd.data.files import verify_digest
+from cskd.data.remote import RemoteArchive
+from cskd.data.source import DatasetSource, KnownSize, Located
 
 
 @dataclass(frozen=True)
@@ -29,10 +31,7 @@ class CifarRelease:
 
     name: str
     title: str
-    folder: str
-    archive: str
-    archive_md5: str
-    url: str
+    archive: RemoteArchive
     train_files: tuple[tuple[str, str], ...]
     test_files: tuple[tuple[str, str], ...]
     meta_file: tuple[str, str]
@@ -44,6 +43,10 @@ class CifarRelease:
     test_size: int = 10000
 
     @property
+    def folder(self) -> str:
+        return self.archive.folder
+
+    @property
     def checksums(self) -> dict[str, str]:
         return dict((*self.train_files, *self.test_files, self.meta_file))
 
@@ -51,10 +54,13 @@ class CifarRelease:
 CIFAR10 = CifarRelease(
     name="cifar10",
     title="CIFAR-10",
-    folder="cifar-10-batches-py",
-    archive="cifar-10-python.tar.gz",
-    archive_md5="c58f30108f718f92721af3b95e74349a",
-    url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+    archive=RemoteArchive(
+        file_name="cifar-10-python.tar.gz",
+        url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        size=170_498_071,
+        folder="cifar-10-batches-py",
+        md5="c58f30108f718f92721af3b95e74349a",
+    ),
     train_files=(
         ("data_batch_1", "c99cafc152244af753f735de768cd75f"),
         ("data_batch_2", "d4bba439e000b95fd0a9bffe97cbabec"),
@@ -73,10 +79,13 @@ CIFAR10 = CifarRelease(
 CIFAR100 = CifarRelease(
     name="cifar100",
     title="CIFAR-100",
-    folder="cifar-100-python",
-    archive="cifar-100-python.tar.gz",
-    archive_md5="eb9058c3a382ffc7106e4002c42a8d85",
-    url="https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+    archive=RemoteArchive(
+        file_name="cifar-100-python.tar.gz",
+        url="https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+        size=169_001_437,
+        folder="cifar-100-python",
+        md5="eb9058c3a382ffc7106e4002c42a8d85",
+    ),
     train_files=(("train", "16019d7e3df5f24257cddd939b257f8d"),),
     test_files=(("test", "f0ef6b0ae62326f3e7ffdfab6717acfc"),),
     meta_file=("meta", "7973b15100ade9c7d40fb424638fde48"),
@@ -100,37 +109,30 @@ class CifarSource(DatasetSource):
     def release(self) -> CifarRelease:
         return RELEASES[self.name]
 
-    def _how(self, data_dir: Path) -> str:
-        r = self.release
-        return (
-            f"Download the official python release {r.url} into {data_dir} (cskd extracts and md5-verifies it on "
-            f"first use; it never downloads), or point --data-dir / CSKD_DATA at the folder holding {r.folder}/."
-        )
-
-    def status(self, data_dir: Path) -> tuple[bool, str]:
-        r = self.release
-        return folder_or_archive_status(data_dir / r.folder, data_dir / r.archive, self._how(data_dir))
+    @property
+    def archives(self) -> tuple[RemoteArchive, ...]:  # a property: tests substitute RELEASES
+        return (self.release.archive,)
 
     def locate(self, data_dir: Path) -> Located:
         r = self.release
-        folder, archive = data_dir / r.folder, data_dir / r.archive
-        if not folder.is_dir():
-            if not archive.is_file():
-                places = [(folder, "no such folder"), (archive, "no such file")]
-                raise DatasetNotFoundError.looked(self.name, places, self._how(data_dir))
-            verify_digest(archive, "md5", r.archive_md5, f"Download it again from {r.url}.")
-            extract_archive(archive, r.folder, data_dir)
+        (folder,) = self.ensure_extracted(data_dir)
         missing = [name for name in r.checksums if not (folder / name).is_file()]
         if missing:
             places = [(folder / name, "missing") for name in missing]
-            raise DatasetNotFoundError.looked(self.name, places, self._how(data_dir))
+            raise DatasetNotFoundError.looked(self.name, places, self.how(data_dir))
         files = [folder / name for name in r.checksums]
         return Located(folder, files, f"official {r.title} python pickles at {folder} (md5-verified)")
 
-    def decode(self, located: Located) -> Decoded:
+    def check_files(self, located: Located) -> str:
         r = self.release
         for name, md5 in r.checksums.items():
-            verify_digest(located.root / name, "md5", md5, f"Delete it and extract {r.url} again.")
+            fix = f"Delete {located.root} and extract {r.archive.file_name} again (`cskd data fetch {self.name}`)."
+            verify_digest(located.root / name, "md5", md5, fix)
+        return f"{len(r.checksums)} files md5-verified against the official checksums at {located.root}"
+
+    def decode(self, located: Located) -> Decoded:
+        r = self.release
+        self.check_files(located)
         meta = _unpickle(located.root / r.meta_file[0])
         classes = [name.decode() for name in meta[r.class_names_key]]
         train_images, train_labels = self._read(located.root, r.train_files)

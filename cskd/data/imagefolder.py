@@ -109,19 +109,19 @@ class ImageFolderSource(DatasetSource):
     def cache_stem(self) -> str:
         return "imagefolder_" + hashlib.sha256(str(self.root).encode()).hexdigest()[:12]
 
-    def _how(self) -> str:
+    def how(self, data_dir: Path) -> str:
         return f"Arrange the images as {self.root}/train/<class>/* and {self.root}/test/<class>/* (or val/)."
 
     def status(self, data_dir: Path) -> tuple[bool, str]:
         present = (self.root / "train").is_dir() and find_test_dir(self.root) is not None
-        return present, str(self.root) if present else self._how()
+        return present, str(self.root) if present else self.how(data_dir)
 
     def locate(self, data_dir: Path) -> Located:
-        tree = scan_tree(self.root, self.name, self._how())
+        tree = scan_tree(self.root, self.name, self.how(data_dir))
         return Located(self.root, tree_files(tree), f"image folder {self.root} (train/ and {tree.test_dir.name}/)")
 
     def decode(self, located: Located) -> Decoded:
-        return decode_tree(scan_tree(self.root, self.name, self._how()), self.name)
+        return decode_tree(scan_tree(self.root, self.name, self.how(located.root)), self.name)
 
     def augment(self, decoded: Decoded) -> AugmentSpec:
         return generic_augment(decoded.train_images)

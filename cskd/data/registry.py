@@ -43,8 +43,14 @@ def get_source(name: str) -> DatasetSource:
 def load_dataset(name: str, data_dir: Path | str | None = None) -> ImageDataset:
     """Load (decode once, then from the cache) the dataset ``name`` from ``data_dir`` (default: ``$CSKD_DATA``, else
     ``./data``). Raises ``DatasetNotFoundError`` naming every place looked at, ``DatasetIntegrityError`` for corrupt
-    files, ``UnknownDatasetError`` for an unknown name. Never downloads."""
+    files, ``UnknownDatasetError`` for an unknown name. Never downloads (:func:`cskd.data.fetch.fetch_dataset` does)."""
     return get_source(name).load(resolve_data_dir(data_dir))
+
+
+def verify_dataset(name: str, data_dir: Path | str | None = None) -> str:
+    """Re-check the files of ``name`` that are present, extracting nothing; says what was checked, raises a
+    ``DatasetError`` naming the problem (``DatasetNotFoundError`` when nothing is there)."""
+    return get_source(name).verify(resolve_data_dir(data_dir))
 
 
 def dataset_input_size(name: str) -> KnownSize | None:

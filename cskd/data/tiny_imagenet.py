@@ -1,6 +1,7 @@
 """Tiny ImageNet (200 classes, 64x64) from the official zip's layout, with the labelled validation set as test set.
 
-Layout (``tiny-imagenet-200.zip`` unpacked into the data directory; the zip alone is extracted on first use)::
+Layout (``tiny-imagenet-200.zip``, fetched by ``cskd data fetch tiny-imagenet``, unpacked into the data directory; a
+zip already there is verified and extracted on first use)::
 
     tiny-imagenet-200/wnids.txt                      the 200 class ids (WordNet ids)
     tiny-imagenet-200/train/<wnid>/images/*.JPEG     500 per class
@@ -11,7 +12,8 @@ A validation set already sorted into ``val/<wnid>/`` folders (a common reorganis
 ``test/`` split has no labels and is not used: the paper's numbers are on the validation set. Classes are the wnids in
 sorted order (the order ImageFolder gives ``train/``). Every image is resized once from 64x64 to 72x72 (bilinear),
 train and val alike: training crops 64 at random, evaluation takes the centre 64 (paper: "resize 72, random crop 64").
-No official checksum of the zip is published with it, so completeness is checked by counting instead.
+No checksum is published with the zip: its md5 and size are the ones public loaders of it check; the extracted files
+have no per-file checksums, so completeness is checked by counting.
 """
 
 from __future__ import annotations
@@ -25,19 +27,25 @@ from cskd.data.augment import TINY_IMAGENET_AUGMENT, AugmentSpec
 from cskd.data.dataset import Decoded
 from cskd.data.decode import decode_images
 from cskd.data.errors import DatasetIntegrityError, DatasetNotFoundError
-from cskd.data.files import extract_archive, list_images
-from cskd.data.source import DatasetSource, KnownSize, Located, folder_or_archive_status
+from cskd.data.files import list_images
+from cskd.data.remote import RemoteArchive
+from cskd.data.source import DatasetSource, KnownSize, Located
 
-URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 STORED_SIZE = 72
+OFFICIAL_ZIP = RemoteArchive(
+    file_name="tiny-imagenet-200.zip",
+    url="http://cs231n.stanford.edu/tiny-imagenet-200.zip",
+    size=248_100_043,
+    folder="tiny-imagenet-200",
+    md5="90528d7ca1a48142e341f4ef8d21d0de",
+)
 
 
 @dataclass(frozen=True)
 class TinyImageNetRelease:
     """What a complete copy holds (tests substitute a small one here)."""
 
-    folder: str = "tiny-imagenet-200"
-    archive: str = "tiny-imagenet-200.zip"
+    archive: RemoteArchive = OFFICIAL_ZIP
     num_classes: int = 200
     train_per_class: int = 500
     val_per_class: int = 50
@@ -56,31 +64,28 @@ class TinyImageNetSource(DatasetSource):
     name = "tiny-imagenet"
     decode_settings = f"resize={STORED_SIZE} bilinear"
 
-    def _how(self, data_dir: Path) -> str:
-        return (
-            f"Download {URL} and unzip it into {data_dir} (or leave the zip there: it is extracted on first use); "
-            f"or point --data-dir / CSKD_DATA at the folder holding {RELEASE.folder}/."
-        )
-
-    def status(self, data_dir: Path) -> tuple[bool, str]:
-        return folder_or_archive_status(data_dir / RELEASE.folder, data_dir / RELEASE.archive, self._how(data_dir))
+    @property
+    def archives(self) -> tuple[RemoteArchive, ...]:  # a property: tests substitute RELEASE
+        return (RELEASE.archive,)
 
     def locate(self, data_dir: Path) -> Located:
-        folder, archive = data_dir / RELEASE.folder, data_dir / RELEASE.archive
-        if not folder.is_dir():
-            if not archive.is_file():
-                places = [(folder, "no such folder"), (archive, "no such file")]
-                raise DatasetNotFoundError.looked(self.name, places, self._how(data_dir))
-            extract_archive(archive, RELEASE.folder, data_dir)
+        (folder,) = self.ensure_extracted(data_dir)
         required = [folder / "wnids.txt", folder / "train", folder / "val"]
         missing = [(path, "missing") for path in required if not path.exists()]
         if missing:
-            raise DatasetNotFoundError.looked(self.name, missing, self._how(data_dir))
+            raise DatasetNotFoundError.looked(self.name, missing, self.how(data_dir))
         _, train, val = self._scan(folder)
         annotations = folder / "val" / "val_annotations.txt"
         files = [folder / "wnids.txt", *([annotations] if annotations.is_file() else []), *train.files, *val.files]
         description = f"Tiny ImageNet at {folder} (train, and val as test set; resized to {STORED_SIZE}x{STORED_SIZE})"
         return Located(folder, files, description)
+
+    def check_files(self, located: Located) -> str:
+        r = RELEASE
+        return (
+            f"complete at {located.root}: {r.num_classes} classes x {r.train_per_class} train and {r.val_per_class} "
+            "val images (counted: no per-file checksums are published)"
+        )
 
     def decode(self, located: Located) -> Decoded:
         classes, train, val = self._scan(located.root)
@@ -122,7 +127,8 @@ class TinyImageNetSource(DatasetSource):
             if short:
                 raise DatasetIntegrityError(
                     f"{folder / name} is incomplete: expected {per_class} images per class, found "
-                    f"{', '.join(short[:10])}{' ...' if len(short) > 10 else ''}. Unzip {RELEASE.archive} again."
+                    f"{', '.join(short[:10])}{' ...' if len(short) > 10 else ''}. "
+                    f"Unzip {RELEASE.archive.file_name} again."
                 )
         return classes, train, val
 

@@ -27,7 +27,7 @@ class MethodLike(Protocol):
 
 
 class ProfileLike(Protocol):
-    dataset: str | None
+    dataset: Sequence[str] | None  # dataset alternatives
     pairs: Sequence[PairLike] | None
     methods: Sequence[str] | None  # method labels
     seeds: Sequence[int] | None
@@ -36,7 +36,7 @@ class ProfileLike(Protocol):
 class SuiteLike(Protocol):
     name: str
     paper_table: str | None
-    dataset: str
+    dataset: Sequence[str]  # dataset alternatives, in order of preference
     pairs: list[PairLike]
     methods: list[MethodLike]
     seeds: list[int]
@@ -76,9 +76,14 @@ def view_suite(suite: SuiteLike, profile: str | None) -> SuiteView:
     return SuiteView(
         name=suite.name,
         paper_table=suite.paper_table,
-        dataset=overrides.dataset or suite.dataset,
+        dataset=_alternatives(overrides.dataset or suite.dataset),
         profile=profile,
         pairs=list(dict.fromkeys(Row(p.teacher, p.student) for p in (overrides.pairs or suite.pairs))),
         methods=[m.label for m in suite.methods if labels is None or m.label in labels],
         seeds=list(overrides.seeds or suite.seeds),
     )
+
+
+def _alternatives(dataset: str | Sequence[str]) -> str:
+    """The dataset, or its alternatives as ``a or b`` (the one used is what the runs record)."""
+    return dataset if isinstance(dataset, str) else " or ".join(dataset)

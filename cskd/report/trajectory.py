@@ -1,0 +1,97 @@
+"""Loss trajectories against a reference: the first epochs' mean loss terms of every run, matched by run id.
+
+A run's id is the hash of its resolved configuration, so a rerun of the same suite on the same data has the same ids
+as its reference. The first epochs' mean training loss terms (``train_loss`` and every ``loss_<term>`` column of
+``epochs/<run_id>.csv``) depend on the definition of each loss but hardly on floating-point noise: during the first
+few hundred SGD steps, runs that differ only in the order of floating-point reductions (other thread counts, other
+CPUs) stay within about 1e-5 of each other, relatively, while any change to a loss term (a weight, a temperature, a
+sign) moves that term's mean by far more. Comparing them catches a change to a method that the accuracy cells,
+whose tolerance must absorb seed-to-seed noise, would let through.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+#: relative differences below this are floating-point noise (measured spread: see docs/testing.md)
+DEFAULT_RELATIVE_TOLERANCE = 1e-3
+
+
+@dataclass(frozen=True)
+class TermCheck:
+    """One loss term of one epoch of one run: the reference's mean and ours (None when the term is missing)."""
+
+    run: str  # a human name of the run: label and seed
+    phase: str
+    epoch: int
+    term: str
+    expected: float | None
+    got: float | None
+    tolerance: float
+
+    @property
+    def relative_difference(self) -> float | None:
+        if self.expected is None or self.got is None:
+            return None
+        if self.expected == self.got:
+            return 0.0
+        return abs(self.got - self.expected) / max(abs(self.expected), 1e-12)
+
+    @property
+    def outcome(self) -> str:
+        if self.expected is None or self.got is None:
+            return "missing"
+        difference = self.relative_difference
+        return "pass" if difference is not None and difference <= self.tolerance else "FAIL"
+
+    @property
+    def name(self) -> str:
+        return f"{self.run} · {self.phase} epoch {self.epoch} · {self.term}"
+
+
+def loss_columns(frame: pd.DataFrame) -> list[str]:
+    """The loss columns of an epochs CSV: the total and each term."""
+    return ["train_loss", *sorted(c for c in frame.columns if c.startswith("loss_"))]
+
+
+def _value(row: pd.Series | None, column: str) -> float | None:
+    if row is None or column not in row.index:
+        return None
+    value = pd.to_numeric(row[column], errors="coerce")
+    return None if pd.isna(value) or not math.isfinite(float(value)) else float(value)
+
+
+def _first_epochs(frame: pd.DataFrame, epochs: int) -> dict[tuple[str, int], pd.Series]:
+    """The rows of the first ``epochs`` epochs of each phase, keyed by (phase, epoch)."""
+    kept = frame[pd.to_numeric(frame["epoch"], errors="coerce") <= epochs]
+    return {(str(row["phase"]), int(row["epoch"])): row for _, row in kept.iterrows()}
+
+
+def compare_run(
+    name: str, reference_csv: Path, results_csv: Path, *, epochs: int = 1, tolerance: float = DEFAULT_RELATIVE_TOLERANCE
+) -> list[TermCheck]:
+    """Every loss term of the first ``epochs`` epochs of each phase of one run, against its reference.
+
+    A term of the reference that our run lacks (or whose epoch is missing) is ``missing``; a term only our run has is
+    compared against a missing reference value, also ``missing``: a method that gained or lost a term has changed.
+    """
+    reference = pd.read_csv(reference_csv)
+    ours = pd.read_csv(results_csv) if results_csv.is_file() else None
+    expected_rows = _first_epochs(reference, epochs)
+    got_rows = _first_epochs(ours, epochs) if ours is not None else {}
+    columns = loss_columns(reference)
+    if ours is not None:
+        columns += [c for c in loss_columns(ours) if c not in columns]
+    checks = []
+    for phase, epoch in sorted(expected_rows, key=lambda key: (key[0] != "init", key[1])):
+        expected_row, got_row = expected_rows[(phase, epoch)], got_rows.get((phase, epoch))
+        for column in columns:
+            expected, got = _value(expected_row, column), _value(got_row, column)
+            if expected is None and got is None:
+                continue
+            checks.append(TermCheck(name, phase, epoch, column, expected, got, tolerance))
+    return checks
