@@ -117,10 +117,13 @@ class Runner:
         for run in self.plan.runs:
             self.data(run)
 
+    def groups(self) -> list[list[RunSpec]]:
+        """The plan's lockstep groups in training order, or one group per run without lockstep."""
+        return self.plan.groups() if self.options.lockstep else [[r] for g in self.plan.groups() for r in g]
+
     def sweep(self) -> SweepSummary:
         summary = SweepSummary()
-        groups = self.plan.groups() if self.options.lockstep else [[r] for g in self.plan.groups() for r in g]
-        for group in groups:
+        for group in self.groups():
             self._run_group(group, summary)
         return summary
 

@@ -107,6 +107,7 @@ class Suite:
     test_subset: int | None
     teacher_checkpoints: dict[str, TeacherCheckpoint]
     profiles: dict[str, Profile]
+    cluster: dict[str, Any] = field(default_factory=dict)  # SLURM settings for --executor slurm (docs/cluster.md)
 
     def profile(self, name: str | None) -> Profile:
         if name is None or name == "full":
@@ -189,6 +190,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
         "test_subset",
         "teacher_checkpoints",
         "profiles",
+        "cluster",
     }
     for key in raw:
         if key not in known:
@@ -221,9 +223,19 @@ def load_suite(name_or_path: str | Path) -> Suite:
         test_subset=read.get(raw, "test_subset", "", int, default=None),
         teacher_checkpoints=_read_checkpoints(read, read.get(raw, "teacher_checkpoints", "", dict, default={}), models),
         profiles={},
+        cluster=_read_cluster(read, raw.get("cluster", {})),
     )
     profiles = read.get(raw, "profiles", "", dict, default={})
     return dataclasses.replace(suite, profiles={n: _read_profile(read, n, v, suite) for n, v in profiles.items()})
+
+
+def _read_cluster(read: _Reader, raw: Any) -> dict[str, Any]:
+    from cskd.executors.config import ClusterConfigError, check_section
+
+    try:
+        return check_section(raw, f"{read.path}: cluster.")
+    except ClusterConfigError as error:
+        raise SuiteError(str(error)) from None
 
 
 def _read_models(read: _Reader, raw: dict) -> dict[str, ModelRef]:

@@ -6,12 +6,11 @@ import argparse
 from pathlib import Path
 
 from cskd.cli import add_engine_arguments, engine_options
-from cskd.data import DatasetError, dataset_input_size
-from cskd.engine.cost import model_macs, training_macs
-from cskd.plan import FILTER_KEYS, Plan, RunSpec, expand
-from cskd.results import finished_run_ids
+from cskd.data import DatasetError
+from cskd.executors.cli import add_executor_arguments, check_executor_arguments, run_with_executor
+from cskd.plan import FILTER_KEYS, expand
 from cskd.runner import REPO, Runner, RunnerOptions
-from cskd.suite import ModelRef, SuiteError, load_suite
+from cskd.suite import SuiteError, load_suite
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -25,7 +24,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("suite", help="suite name (see `cskd list suites`) or path to a suite YAML file")
     parser.add_argument("--profile", default=None, help="a scaled-down profile declared in the suite (e.g. quick)")
-    parser.add_argument("--dry-run", action="store_true", help="print the plan (one line per run) and exit")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (one line per run with its estimated CPU- and GPU-hours), the totals and the jobs per "
+        "executor, and exit",
+    )
     parser.add_argument(
         "--only",
         action="append",
@@ -46,6 +50,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="train each run alone (each with its own teacher forward) instead of in lockstep groups",
     )
     add_engine_arguments(parser)
+    add_executor_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -66,13 +71,22 @@ def run(args: argparse.Namespace) -> int:
     except SuiteError as error:
         print(f"error: {error}")
         return 2
+    problem = check_executor_arguments(args)
+    if problem:
+        print(f"error: {problem}")
+        return 2
+    if args.dry_run or args.executor != "inprocess":  # the device is chosen where the jobs run
+        runner = Runner(plan, RunnerOptions(args.results_dir, args.data_dir, lockstep=not args.no_lockstep))
+        if not args.dry_run:
+            return run_with_executor(runner, args)
+        from cskd.commands.dry_run import print_plan
+
+        print_plan(runner, args)
+        return 0
     options = RunnerOptions(
         results_dir=args.results_dir, data_dir=args.data_dir, engine=engine_options(args), lockstep=not args.no_lockstep
     )
     runner = Runner(plan, options)
-    if args.dry_run:
-        print_plan(plan, runner)
-        return 0
     try:
         runner.load_all_data()  # missing data stops here, before anything trains or any row is written
     except DatasetError as error:
@@ -84,31 +98,3 @@ def run(args: argparse.Namespace) -> int:
         f"{summary.failed} failed, {summary.left_to_others} left to another runner -> {runner.paths.runs_csv}"
     )
     return 1 if summary.failed else 0
-
-
-def _macs(ref: ModelRef | None, num_classes: int, input_size: tuple[int, int, int]) -> int | None:
-    return None if ref is None else model_macs(ref.name, tuple(sorted(ref.kwargs.items())), num_classes, input_size)
-
-
-def print_plan(plan: Plan, runner: Runner) -> None:
-    finished = finished_run_ids(runner.paths.runs_csv)
-    print(f"suite {plan.suite.name} [{plan.profile.name}] on {plan.runs[0].dataset if plan.runs else '-'}")
-    done = 0
-    for group in plan.groups():
-        for run in group:
-            status = runner.status(run, finished)
-            done += status == "done"
-            print(f"  [{status:>6}] {run.run_id}  {run.describe():<45} {estimate(run, len(group))}")
-    print(f"{len(plan.runs)} runs ({done} done, {len(plan.runs) - done} to do)")
-
-
-def estimate(run: RunSpec, lockstep: int) -> str:
-    shape = dataset_input_size(run.dataset)
-    if shape is None:
-        return "cost: unknown (dataset size unknown before loading)"
-    input_size, num_classes, train_images = shape
-    images = min(run.train_subset or train_images, train_images)
-    student = _macs(run.student_model, num_classes, input_size)
-    teacher = _macs(run.teacher_model, num_classes, input_size)
-    total = training_macs(student, teacher, images, run.recipe.epochs, lockstep)
-    return f"~{total / 1e12:,.1f} TMAC ({run.recipe.epochs} ep x {images} img)"
