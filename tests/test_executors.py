@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
-from cskd.bench.estimate import group_macs_per_image, run_macs_per_image
+from cskd.bench.estimate import GPU_ASSUMED_MACS_PER_SECOND, gpu_rate, group_macs_per_image, run_macs_per_image
 from cskd.executors import records
 from cskd.executors.config import ClusterConfigError, check_section, parse_time, resolve
 from cskd.executors.jobs import format_minutes
@@ -105,6 +106,28 @@ def test_dry_run_gives_hours_per_run_with_init_stages_totals_bases_and_jobs_per_
     assert "CPU: measured:" in out and "GPU: assumed, not measured" in out
     assert "4 lockstep group(s)" in out and "--executor local: 4 job(s)" in out
     assert "--executor slurm: 4 job(s) in 2 submission(s)" in out
+
+
+def test_gpu_hours_use_the_rate_a_passed_gpu_check_measured_and_the_stated_assumption_otherwise(tmp_path):
+    assumed = gpu_rate(tmp_path)
+    assert assumed.macs_per_second == GPU_ASSUMED_MACS_PER_SECOND and assumed.basis.startswith("assumed, not measured")
+    check = {"device_type": "cuda", "passed": True, "gpu": "NVIDIA X", "throughput": {"engine_macs_per_second": 3e12}}
+    (tmp_path / "gpu_check.json").write_text(json.dumps(check))
+    measured = gpu_rate(tmp_path)
+    assert measured.macs_per_second == 3e12 and "measured" in measured.basis and "NVIDIA X" in measured.basis
+    (tmp_path / "gpu_check.json").write_text(json.dumps(check | {"passed": False}))
+    assert gpu_rate(tmp_path) == assumed
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA: the check would run for minutes")
+def test_gpu_check_without_cuda_fails_at_once_saying_why(tmp_path):
+    out = tmp_path / "gpu_check.json"
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.sh"
+    env = {**os.environ, "CSKD_PYTHON": sys.executable}
+    result = subprocess.run([str(script), "--out", str(out)], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 2 and "CUDA is not available" in result.stdout, result.stdout + result.stderr
+    report = json.loads(out.read_text())
+    assert report["passed"] is False and report["steps"] == {} and "CUDA is not available" in report["error"]
 
 
 # --- cluster settings ------------------------------------------------------------------------------------------------

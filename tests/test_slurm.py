@@ -65,20 +65,23 @@ def jobs_of(results: Path) -> list[dict]:
     return records.read_all(results / "mini" / "jobs")
 
 
-def test_slurm_jobs_train_the_suite_students_after_their_teacher(tmp_path, slurm, cached_data):
-    suite = write_suite(tmp_path, seeds=[0])
+def test_slurm_job_arrays_train_the_suite_students_after_their_teacher(tmp_path, slurm, cached_data):
+    suite = write_suite(tmp_path)  # two seeds: two teacher-free groups, then two student groups, each pair an array
     result = submit(suite, tmp_path, cached_data, "--wait")
     assert result.returncode == 0, result.stdout + result.stderr
     table = rows(tmp_path)
-    assert len(table) == 3 and table["run_id"].is_unique and (table["status"] == "ok").all()
+    assert len(table) == 5 and table["run_id"].is_unique and (table["status"] == "ok").all()
     teacher = table[table["kind"] == "teacher"].iloc[0]
-    jobs = {job["runs"][0]["run_id"]: job for job in jobs_of(tmp_path)}
-    students = next(job for job in jobs.values() if job["teacher_run"] == teacher["run_id"])
-    first = next(job for job in jobs.values() if job["teacher_run"] is None)
-    assert students["depends_on"] == first["job_id"]
-    assert students["started_at"] >= teacher["finished_at"]  # SLURM held it until the teacher's job ended
+    jobs = jobs_of(tmp_path)
+    trains_teacher = next(job for job in jobs if teacher["run_id"] in {run["run_id"] for run in job["runs"]})
+    students = [job for job in jobs if job["teacher_run"] == teacher["run_id"]]
+    assert len(jobs) == 4 and len(students) == 2 and all("_" in str(job["job_id"]) for job in jobs)  # arrays
+    for job in students:
+        assert job["depends_on"] == trains_teacher["job_id"]
+        assert job["started_at"] >= teacher["finished_at"]  # SLURM held it until the teacher's job had ended
+    assert all(job["outcome"] == "ok" and job["attempts"] == 1 for job in jobs)
     status = cskd("status", suite, "--results-dir", tmp_path)
-    assert "totals: 3 done, 0 running, 0 queued, 0 failed, 0 to do" in status.stdout, status.stdout
+    assert "totals: 5 done, 0 running, 0 queued, 0 failed, 0 to do" in status.stdout, status.stdout
 
 
 def test_a_cancelled_slurm_job_resumes_on_resubmission(tmp_path, slurm, cached_data):
