@@ -24,6 +24,7 @@ in full, and last ``ratio: X.XX`` (b over a).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from dataclasses import replace
@@ -118,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path, default=None, help="default: $CSKD_DATA, else ./data")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tiny", action="store_true", help="a configuration small enough for a test (seconds)")
+    parser.add_argument(
+        "--json", type=Path, default=None, metavar="FILE", help="also write the measurements to FILE as JSON"
+    )
     return parser
 
 
@@ -247,7 +251,9 @@ def print_levers(
     teacher: torch.nn.Module,
     default_rate: float,
     levers: list[str],
-) -> None:
+) -> dict[str, dict[str, float | str]]:
+    """Print each lever's rate; the same as a mapping (lever label -> images_per_second and relative, or error)."""
+    measured_levers: dict[str, dict[str, float | str]] = {}
     print("engine speed levers (each a separate engine run, relative to the engine's defaults):")
     if config.device.type != "cuda":
         print("  note: on the CPU the engine applies neither bf16 autocast nor channels_last")
@@ -259,14 +265,18 @@ def print_levers(
             measured = time_engine(config, data, teacher, variant)
         except RuntimeError as error:  # a lever the engine cannot apply to some method: report it, go on
             print(f"  {variant.label:<74} failed: {error}", flush=True)
+            measured_levers[variant.label] = {"error": str(error)}
             continue
         rate = measured.images_per_second
         load = describe_load(measured.others_cpus)
         print(f"  {variant.label:<74} {rate:9.1f} img/s  x{rate / default_rate:.2f}  ({load})", flush=True)
+        measured_levers[variant.label] = {"images_per_second": rate, "relative": rate / default_rate}
+    return measured_levers
 
 
-def print_estimate(config: BenchConfig, data: ImageDataset, engine: Measurement) -> None:
-    """Hours of Tables 1 and 2 in full at the engine's measured rate, in MACs per second of the measured group."""
+def print_estimate(config: BenchConfig, data: ImageDataset, engine: Measurement) -> float:
+    """Hours of Tables 1 and 2 in full at the engine's measured rate, in MACs per second of the measured group;
+    returns that rate."""
     teacher, _ = model_facts(ModelRef(config.teacher, config.model_kwargs), data.num_classes, data.input_size)
     student, _ = model_facts(ModelRef(config.student, config.model_kwargs), data.num_classes, data.input_size)
     count = len(config.methods)
@@ -284,6 +294,7 @@ def print_estimate(config: BenchConfig, data: ImageDataset, engine: Measurement)
             f"{estimate.run_epochs:,} run-epochs, {estimate.macs / 1e15:.1f} PMAC -> {estimate.hours:,.0f} {unit} "
             f"(plain run-epochs x images / student-images per s: {estimate.plain_hours:,.0f})"
         )
+    return macs_per_second
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -334,11 +345,44 @@ def main(argv: list[str] | None = None) -> int:
     print(f"    memory: {engine.memory}", flush=True)
 
     levers = chosen_levers(args.levers, device)
-    if levers:
-        print_levers(config, data, teacher, engine.images_per_second, levers)
-    print_estimate(config, data, engine)
-    print(f"ratio: {engine.images_per_second / reference.images_per_second:.2f}", flush=True)
+    measured_levers = print_levers(config, data, teacher, engine.images_per_second, levers) if levers else {}
+    macs_per_second = print_estimate(config, data, engine)
+    ratio = engine.images_per_second / reference.images_per_second
+    if args.json is not None:
+        write_json(args.json, config, reference, engine, measured_levers, macs_per_second, ratio)
+    print(f"ratio: {ratio:.2f}", flush=True)
     return 0
+
+
+def write_json(
+    path: Path,
+    config: BenchConfig,
+    reference: Measurement,
+    engine: Measurement,
+    levers: dict[str, dict[str, float | str]],
+    macs_per_second: float,
+    ratio: float,
+) -> None:
+    """The measurements as JSON (``benchmarks/gpu_check.sh`` reads them; the dry-run's GPU rate comes from it)."""
+    device = config.device
+    result = {
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "teacher": config.teacher,
+        "student": config.student,
+        "methods": list(config.methods),
+        "batch_size": config.batch_size,
+        "steps": config.steps,
+        "reference_images_per_second": reference.images_per_second,
+        "engine_images_per_second": engine.images_per_second,
+        "engine_macs_per_second": macs_per_second,
+        "ratio": ratio,
+        "reference_memory": reference.memory,
+        "engine_memory": engine.memory,
+        "levers": levers,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

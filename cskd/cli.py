@@ -1,4 +1,4 @@
-"""The command-line interface: ``cskd list | data | train | run | report | check`` (also ``python -m cskd``)."""
+"""The command-line interface: ``cskd list | data | train | run | status | report | check`` (or ``python -m cskd``)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ Typical use:
   cskd list suites                       what can be run, and how many runs each suite expands to
   cskd data fetch cifar10                download, verify and extract a dataset (cskd run does it when needed)
   cskd run table1 --profile quick        train every run of a suite (resumes; skips finished runs)
+  cskd run table1 --executor local       one job per lockstep group on every GPU (or --executor slurm)
+  cskd status table1                     every run: done, running, queued, failed, to do
   cskd report table1 --profile quick     tables and plots against the paper's numbers in reports/
   cskd check results/ci/runs.csv --against reference/results/ci/runs.csv
 """
@@ -91,7 +93,7 @@ def add_results_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cskd.commands import data_command, list_command, run_command, train_command
+    from cskd.commands import data_command, list_command, run_command, status_command, train_command
     from cskd.report import cli as report_cli
 
     parser = argparse.ArgumentParser(
@@ -103,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_command.add_parser(commands)
     train_command.add_parser(commands)
     run_command.add_parser(commands)
+    status_command.add_parser(commands)
     report_cli.add_report_parser(commands)
     report_cli.add_check_parser(commands)
     return parser

@@ -139,6 +139,10 @@ class Runner:
 
         return {r.run_id: status_of(r) for r in (self.plan.runs if runs is None else runs)}
 
+    def finished_run_ids(self) -> set[str]:
+        """The runs the sweep would skip: latest row ``ok`` and, for a teacher, a checkpoint that can teach."""
+        return {run_id for run_id, status in self.statuses().items() if status.state == "done"}
+
     def _status(
         self,
         run: RunSpec,
@@ -247,10 +251,13 @@ class Runner:
                 fix="download it again (suite key teacher_checkpoints)",
             )
 
+    def groups(self) -> list[list[RunSpec]]:
+        """The plan's lockstep groups in training order, or one group per run without lockstep."""
+        return self.plan.groups() if self.options.lockstep else [[r] for g in self.plan.groups() for r in g]
+
     def sweep(self) -> SweepSummary:
         summary = SweepSummary()
-        groups = self.plan.groups() if self.options.lockstep else [[r] for g in self.plan.groups() for r in g]
-        for group in groups:
+        for group in self.groups():
             self._run_group(group, summary)
         return summary
 

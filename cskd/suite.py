@@ -59,6 +59,7 @@ SUITE_KEYS: dict[str, Any] = {
     "test_subset": int,
     "teacher_checkpoints": dict,
     "profiles": dict,
+    "cluster": dict,
 }
 #: the top-level keys a suite must have (``pairs`` and ``methods`` unless ``teachers`` lists what to train)
 REQUIRED_KEYS = ("dataset", "recipe", "models")
@@ -165,6 +166,7 @@ class Suite:
     test_subset: int | None
     teacher_checkpoints: dict[str, TeacherCheckpoint]
     profiles: dict[str, Profile]
+    cluster: dict[str, Any] = field(default_factory=dict)  # SLURM settings for --executor slurm (docs/cluster.md)
 
     def profile(self, name: str | None) -> Profile:
         if name is None or name == "full":
@@ -261,11 +263,21 @@ def load_suite(name_or_path: str | Path) -> Suite:
         test_subset=_read_subset(read, raw, "test", dataset, ""),
         teacher_checkpoints=_read_checkpoints(read, raw.get("teacher_checkpoints", {}), models),
         profiles={},
+        cluster=_read_cluster(read, raw.get("cluster", {})),
     )
     profiles = {str(n): _read_profile(read, str(n), v, suite) for n, v in raw.get("profiles", {}).items()}
     suite = dataclasses.replace(suite, profiles=profiles)
     _check_normalization(read, suite)
     return suite
+
+
+def _read_cluster(read: _Reader, raw: Any) -> dict[str, Any]:
+    from cskd.executors.config import ClusterConfigError, check_section
+
+    try:
+        return check_section(raw, f"{read.path}: cluster.")
+    except ClusterConfigError as error:
+        raise SuiteError(str(error)) from None
 
 
 def _read_models(read: _Reader, raw: dict) -> dict[str, ModelRef]:

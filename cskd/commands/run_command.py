@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
 from typing import TYPE_CHECKING
 
 from cskd.cli import add_engine_arguments, add_results_argument, engine_options
 from cskd.commands.data_command import add_mirror_argument
+from cskd.executors.cli import add_executor_arguments
 
 if TYPE_CHECKING:
     from cskd.data import Availability
-    from cskd.plan import Plan, RunSpec
-    from cskd.runner import Runner
-    from cskd.suite import ModelRef
 
 #: the keys of --only (cskd.plan.FILTER_KEYS, named here so that --help needs no import of the training stack)
 ONLY_KEYS = ("kind", "teacher", "student", "method", "seed")
@@ -36,7 +33,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--dry-run",
         action="store_true",
-        help="print the plan (data, then one line per run: what the sweep would do) and exit; fetches nothing",
+        help="print the plan (the data, then one line per run: what the sweep would do, its estimated CPU- and "
+        "GPU-hours), the totals and the jobs per executor, and exit; fetches nothing",
     )
     parser.add_argument(
         "--no-download",
@@ -60,6 +58,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="train each run alone (each with its own teacher forward) instead of in lockstep groups",
     )
     add_engine_arguments(parser)
+    add_executor_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -81,8 +80,10 @@ def fail(message: object) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cskd.commands.dry_run import print_plan
     from cskd.data import FETCHABLE, DatasetError, choose_dataset, fetch_dataset
     from cskd.engine.checkpoint import CheckpointError
+    from cskd.executors.cli import check_executor_arguments, run_with_executor
     from cskd.locations import results_dir
     from cskd.plan import dataset_alternatives, expand
     from cskd.runner import Runner, RunnerOptions
@@ -96,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
         check_builds(suite, plan.profile)  # every model and method, with the dataset's published sizes
     except (SuiteError, DatasetError) as error:
         return fail(error)
+    problem = check_executor_arguments(args)
+    if problem:
+        return fail(problem)
     options = RunnerOptions(
         results_dir=results_dir(args.results_dir),
         data_dir=args.data_dir,
@@ -105,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     runner = Runner(plan, options)
     if args.dry_run:
         print_data(plan_alternatives, data, args)
-        print_plan(plan, runner)
+        print_plan(runner, args)
         return 0
     try:  # missing data, an unbuildable model or a bad supplied teacher stop here, before anything trains
         if data.state == FETCHABLE and not args.no_download:
@@ -116,18 +120,14 @@ def run(args: argparse.Namespace) -> int:
         runner.verify_supplied_teachers()
     except (DatasetError, SuiteError, CheckpointError) as error:
         return fail(error)
+    if args.executor != "inprocess":  # the device is chosen where the jobs run
+        return run_with_executor(runner, args)
     summary = runner.sweep()
     print(
         f"{suite.name} [{plan.profile.name}]: {summary.trained} trained, {summary.done_before} already done, "
         f"{summary.failed} failed, {summary.left_to_others} left to another runner -> {runner.paths.runs_csv}"
     )
     return 1 if summary.failed else 0
-
-
-def _macs(ref: ModelRef | None, num_classes: int, input_size: tuple[int, int, int]) -> int | None:
-    from cskd.engine.cost import model_macs
-
-    return None if ref is None else model_macs(ref.name, tuple(sorted(ref.kwargs.items())), num_classes, input_size)
 
 
 def print_data(alternatives: tuple[str, ...], chosen: Availability, args: argparse.Namespace) -> None:
@@ -146,35 +146,3 @@ def print_data(alternatives: tuple[str, ...], chosen: Availability, args: argpar
     for name in alternatives[: alternatives.index(chosen.name)]:
         other = availability(name, args.data_dir, args.mirror)
         print(f"  (preferred {name} is {other.state}: {other.detail})")
-
-
-def print_plan(plan: Plan, runner: Runner) -> None:
-    """One line per run (what the sweep would do with it, its id, what it is, its cost), warnings, then counts."""
-    statuses = runner.statuses()
-    print(f"suite {plan.suite.name} [{plan.profile.name}] on {plan.runs[0].dataset if plan.runs else '-'}")
-    counts: Counter[str] = Counter()
-    for group in plan.groups():
-        for run in group:
-            status = statuses[run.run_id]
-            counts[status.state] += 1
-            why = f"  ({status.note})" if status.state in ("failed", "blocked", "redo") else ""
-            print(f"  [{status.state:>6}] {run.run_id}  {run.describe():<45} {estimate(run, len(group))}{why}")
-    done = counts["done"]
-    stuck = "".join(f", {counts[s]} {s}" for s in ("failed", "blocked") if counts[s])
-    to_do = len(plan.runs) - done - counts["failed"] - counts["blocked"]
-    print(f"{len(plan.runs)} runs ({done} done, {to_do} to do{stuck})")
-
-
-def estimate(run: RunSpec, lockstep: int) -> str:
-    from cskd.data import dataset_input_size
-    from cskd.engine.cost import training_macs
-
-    shape = dataset_input_size(run.dataset)
-    if shape is None:
-        return "cost: unknown (dataset size unknown before loading)"
-    input_size, num_classes, train_images = shape
-    images = min(run.train_subset or train_images, train_images)
-    student = _macs(run.student_model, num_classes, input_size)
-    teacher = _macs(run.teacher_model, num_classes, input_size)
-    total = training_macs(student, teacher, images, run.recipe.epochs, lockstep)
-    return f"~{total / 1e12:,.1f} TMAC ({run.recipe.epochs} ep x {images} img)"

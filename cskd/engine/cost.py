@@ -1,13 +1,9 @@
-"""Cost estimates for the dry-run plan: multiply-accumulates of a forward pass, counted by module hooks."""
+"""Multiply-accumulates of a forward pass, counted by module hooks (the unit of the cost estimates)."""
 
 from __future__ import annotations
 
-from functools import cache
-
 import torch
 from torch import nn
-
-from cskd.models import create_model
 
 
 def forward_macs(model: nn.Module, input_size: tuple[int, int, int]) -> int:
@@ -30,14 +26,3 @@ def forward_macs(model: nn.Module, input_size: tuple[int, int, int]) -> int:
         for hook in hooks:
             hook.remove()
     return total
-
-
-@cache
-def model_macs(name: str, kwargs_items: tuple, num_classes: int, input_size: tuple[int, int, int]) -> int:
-    return forward_macs(create_model(name, num_classes=num_classes, **dict(kwargs_items)), input_size)
-
-
-def training_macs(student: int, teacher: int | None, images: int, epochs: int, lockstep: int) -> float:
-    """Student forward and backward (about 3 forwards) per image per epoch, plus its share of the teacher forward."""
-    per_image = 3 * student + (teacher or 0) / max(lockstep, 1)
-    return per_image * images * epochs

@@ -1,0 +1,49 @@
+"""``cskd status SUITE``: every run of a suite done, running, queued, failed or to do, with the totals."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cskd.commands.run_command import parse_only
+from cskd.plan import FILTER_KEYS, expand
+from cskd.runner import REPO, Runner, RunnerOptions
+from cskd.suite import SuiteError, load_suite
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "status",
+        help="where every run of a suite stands: done, running, queued, failed, to do",
+        description="One line per run of the plan: done (its best top-1), running (job, where, since when, epochs "
+        "recorded), queued (job, why it waits), failed (job id, log path, the log's last error line, or the error "
+        "of its row), to do; then the totals. Reads RESULTS_DIR/SUITE/runs.csv, the epoch CSVs and checkpoints, the "
+        "job records of --executor local|slurm (RESULTS_DIR/SUITE/jobs/) and squeue; no accounting database needed.",
+    )
+    parser.add_argument("suite", help="suite name (see `cskd list suites`) or path to a suite YAML file")
+    parser.add_argument("--profile", default=None, help="the profile the runs were planned with")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"show only matching runs (and the teachers they need); KEY in {', '.join(FILTER_KEYS)}; repeatable",
+    )
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="as given to cskd run")
+    parser.add_argument(
+        "--results-dir", type=Path, default=REPO / "results", help="as given to cskd run (default: results/)"
+    )
+    parser.add_argument("--no-lockstep", action="store_true", help="as given to cskd run")
+    parser.set_defaults(func=status)
+
+
+def status(args: argparse.Namespace) -> int:
+    from cskd.executors.status import print_status
+
+    try:
+        plan = expand(load_suite(args.suite), args.profile, args.seeds, parse_only(args.only))
+    except SuiteError as error:
+        print(f"error: {error}")
+        return 2
+    print_status(Runner(plan, RunnerOptions(args.results_dir, lockstep=not args.no_lockstep)))
+    return 0
