@@ -90,6 +90,15 @@ FULL = Profile(name="full", description="the paper's setting")
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """What the suite's report compares (``report:``): the baseline of the gain column and the method pairs whose
+    paired difference over seeds it gives with a confidence interval, as (A, B) for A - B."""
+
+    baseline: str | None = None
+    paired: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Suite:
     name: str
     path: Path
@@ -107,6 +116,7 @@ class Suite:
     test_subset: int | None
     teacher_checkpoints: dict[str, TeacherCheckpoint]
     profiles: dict[str, Profile]
+    report: ReportSettings = ReportSettings()
 
     def profile(self, name: str | None) -> Profile:
         if name is None or name == "full":
@@ -189,6 +199,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
         "test_subset",
         "teacher_checkpoints",
         "profiles",
+        "report",
     }
     for key in raw:
         if key not in known:
@@ -221,6 +232,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
         test_subset=read.get(raw, "test_subset", "", int, default=None),
         teacher_checkpoints=_read_checkpoints(read, read.get(raw, "teacher_checkpoints", "", dict, default={}), models),
         profiles={},
+        report=_read_report(read, read.get(raw, "report", "", dict, default={}), methods),
     )
     profiles = read.get(raw, "profiles", "", dict, default={})
     return dataclasses.replace(suite, profiles={n: _read_profile(read, n, v, suite) for n, v in profiles.items()})
@@ -308,6 +320,30 @@ def _read_checkpoints(read: _Reader, raw: dict, models: dict[str, ModelRef]) -> 
             path = (read.path.parent / path).resolve()
         checkpoints[str(label)] = TeacherCheckpoint(path, read.get(value, "sha256", f"{where}.", str))
     return checkpoints
+
+
+def _read_report(read: _Reader, raw: dict, methods: list[MethodEntry]) -> ReportSettings:
+    """``report: {baseline: LABEL, paired: [[A, B], ...]}``; the baseline defaults to the teacher-free ``ce`` method's
+    label (none when the suite has no such method), paired to no comparison."""
+    labels = [m.label for m in methods]
+    for key in raw:
+        if key not in ("baseline", "paired"):
+            raise read.fail(f"report.{key}", f"unknown key ({close_names(str(key), ['baseline', 'paired'])})")
+
+    def label(value: Any, where: str) -> str:
+        if value not in labels:
+            raise read.fail(where, f"unknown method label {value!r} ({close_names(str(value), labels)})")
+        return value
+
+    default = next((m.label for m in methods if m.name == "ce"), None)
+    baseline = read.get(raw, "baseline", "report.", str, default=default)
+    paired = []
+    for i, item in enumerate(read.get(raw, "paired", "report.", list, default=[])):
+        where = f"report.paired[{i}]"
+        if not isinstance(item, list) or len(item) != 2 or item[0] == item[1]:
+            raise read.fail(where, f"expected [A, B], two different method labels (A - B is compared), got {item!r}")
+        paired.append((label(item[0], where), label(item[1], where)))
+    return ReportSettings(None if baseline is None else label(baseline, "report.baseline"), tuple(paired))
 
 
 def _read_profile(read: _Reader, name: str, raw: Any, suite: Suite) -> Profile:
