@@ -80,19 +80,19 @@ def train_reference(
     )
     method = method.to(device)
     method.seed(config.seed)
+    method.begin_epoch("main", 1)
     recipe = Recipe()  # the paper's SGD: lr 0.1, momentum 0.9, weight decay 1e-4
     trained = list(student.parameters()) + list(method.trainable_parameters())
     optimizer = torch.optim.SGD(trained, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
     student.train()
     method.train()
-    pre_relu = method.needs_pre_relu
     loss_sum = 0.0
     start = 0.0
     for step, (x, y) in enumerate(reference_loader(data, config.batch_size, workers, config.seed)):
         x, y = x.to(device), y.to(device)
         with torch.no_grad():
-            teacher_features = extract_features(teacher, x, pre_relu=pre_relu)
-        student_features = extract_features(student, x, pre_relu=pre_relu)
+            teacher_features = extract_features(teacher, x, pre_relu=method.teacher_pre_relu)
+        student_features = extract_features(student, x, pre_relu=method.student_pre_relu)
         loss = sum(method(student_features, teacher_features, y).values())
         optimizer.zero_grad()
         loss.backward()

@@ -76,14 +76,21 @@ class DeviceLoader:
         count = self.images.shape[0]
         return count // self.batch_size if self.drop_last else math.ceil(count / self.batch_size)
 
-    def epoch(self, epoch: int, phase: str = "main") -> Iterator[tuple[Tensor, Tensor]]:
-        """The batches of one pass; for training they depend only on (seed, phase, epoch)."""
+    def epoch(
+        self, epoch: int, phase: str = "main", *, with_indices: bool = False
+    ) -> Iterator[tuple[Tensor, Tensor] | tuple[Tensor, Tensor, Tensor]]:
+        """The batches of one pass; for training they depend only on (seed, phase, epoch).
+
+        with_indices: yield ``(x, y, index)``, ``index`` int64 ``[B]`` on the device, each sample's position in
+        ``images`` (for methods that keep per-sample state, such as CRD's memory bank).
+        """
         count = self.images.shape[0]
         stop = len(self) * self.batch_size if self.drop_last else count
         if not self.train:
             for start in range(0, stop, self.batch_size):
-                batch = self._centre(self.images[start : start + self.batch_size])
-                yield self._finish(batch), self.labels[start : start + self.batch_size]
+                end = min(start + self.batch_size, count)
+                x, y = self._finish(self._centre(self.images[start:end])), self.labels[start:end]
+                yield (x, y, torch.arange(start, end, device=self.device)) if with_indices else (x, y)
             return
         order, crops = self._draw(epoch, phase)
         for start in range(0, stop, self.batch_size):
@@ -92,7 +99,8 @@ class DeviceLoader:
             if crops is not None:
                 rows, cols, flips = (t[start : start + self.batch_size] for t in crops)
                 batch = self._crop_flip(batch, rows, cols, flips)
-            yield self._finish(batch), self.labels[index]
+            x, y = self._finish(batch), self.labels[index]
+            yield (x, y, index) if with_indices else (x, y)
 
     def _draw(self, epoch: int, phase: str) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor] | None]:
         """The epoch's permutation and, with an augmentation, each position's crop offsets (top, left) and flip flag;

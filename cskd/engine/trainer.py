@@ -8,8 +8,11 @@ method's own randomness from the method's generator. Training a teacher (or a CE
 with method ``ce`` and no teacher.
 
 Order within the run: the methods' initialisation stages (``init`` phase, as many epochs as each method asks, at the
-recipe's base learning rate), then the recipe's ``main`` epochs. A checkpoint is written atomically after every epoch;
-a restarted group skips what each student has finished and resumes each from its last checkpoint.
+method's ``init_lr`` or else the recipe's base learning rate), then the recipe's ``main`` epochs. Before each epoch a
+method hears ``begin_epoch(phase, epoch)``; once built it gets the training labels (``bind_training_set``), and a
+method that keeps per-sample state receives each batch's sample indices from the loader. A checkpoint (model, method
+state dict with its buffers, the method's generator, optimisers) is written atomically after every epoch; a restarted
+group skips what each student has finished and resumes each from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -133,6 +136,7 @@ class _Student:
         spec = feature_spec(self.model, data.input_size)
         self.method = build_method(job.method, job.method_args, spec, teacher_spec).to(options.device)
         self.method.seed(options.seed)
+        self.method.bind_training_set(data.train_labels)
         self.params = count_parameters(self.model)
         trained = list(self.model.parameters()) + list(self.method.trainable_parameters())
         self.optimizer = self._sgd(trained)
@@ -150,7 +154,7 @@ class _Student:
         return torch.optim.SGD(params, lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay, nesterov=r.nesterov)
 
     def _extractor(self) -> Callable[[Tensor], Features]:
-        pre_relu = self.method.needs_pre_relu
+        pre_relu = self.method.student_pre_relu
 
         def extract(x: Tensor) -> Features:
             return extract_features(self.model, x, pre_relu=pre_relu)
@@ -208,8 +212,12 @@ class _Student:
         """Put the student in training mode and return the optimiser of this phase with this epoch's lr set."""
         self.model.train()
         self.method.train()
+        self.method.begin_epoch(phase, epoch)
         optimizer = self.init_optimizer if phase == "init" else self.optimizer
-        lr = self.recipe.lr if phase == "init" else self.recipe.lr_at(epoch)
+        if phase == "main":
+            lr = self.recipe.lr_at(epoch)
+        else:
+            lr = self.recipe.lr if self.method.init_lr is None else self.method.init_lr
         for group in optimizer.param_groups:
             group["lr"] = lr
         if self.recipe.reset_momentum_each_epoch:
@@ -218,13 +226,14 @@ class _Student:
         self._optimizer = optimizer
         return optimizer
 
-    def step(self, x: Tensor, y: Tensor, teacher: Features | None, phase: str) -> None:
+    def step(self, x: Tensor, y: Tensor, teacher: Features | None, phase: str, index: Tensor | None) -> None:
+        extra = {"indices": index} if self.method.needs_sample_indices else {}
         with autocast(self.options):
             features = self.extract(x)
             if phase == "init":
-                terms = self.method.forward_init(features, teacher, y)
+                terms = self.method.forward_init(features, teacher, y, **extra)
             else:
-                terms = self.method(features, teacher, y)
+                terms = self.method(features, teacher, y, **extra)
         loss = torch.stack([t.float() for t in terms.values()]).sum()
         self._optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -400,11 +409,12 @@ def _train_epoch(
     for student in active:
         student.begin_epoch(phase, epoch)
     needs_teacher = teacher is not None and any(s.method.uses_teacher for s in active)
-    pre_relu = any(s.method.needs_pre_relu for s in active)
+    pre_relu = any(s.method.teacher_pre_relu for s in active)
+    with_indices = any(s.method.needs_sample_indices for s in active)
     total = recipe.epochs if phase == "main" else max(s.method.init_epochs for s in active)
     names = ",".join(s.job.label or s.job.method for s in active)
     bar = tqdm(
-        train.epoch(epoch, phase),
+        train.epoch(epoch, phase, with_indices=with_indices),
         total=len(train),
         desc=f"{phase} {epoch}/{total} [{names}]",
         disable=not options.progress,
@@ -412,7 +422,7 @@ def _train_epoch(
         unit="batch",
     )
     images = 0
-    for x, y in bar:
+    for x, y, *index in bar:
         images += y.shape[0]
         teacher_features = None
         if needs_teacher:
@@ -420,7 +430,7 @@ def _train_epoch(
                 teacher_features = extract_features(teacher, x, pre_relu=pre_relu)
         for student in [s for s in active if not s.error]:
             try:
-                student.step(x, y, teacher_features, phase)
+                student.step(x, y, teacher_features, phase, index[0] if index else None)
             except Exception as error:
                 student.error = f"{type(error).__name__} in {phase} epoch {epoch}: {error}"
     bar.close()

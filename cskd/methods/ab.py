@@ -31,13 +31,8 @@ from cskd.features import Features, FeatureSpec
 from cskd.methods.adapters import conv1x1, match_spatial
 from cskd.methods.base import Method, register_method
 from cskd.methods.losses import hinton_terms
-from cskd.methods.validation import (
-    require_fraction,
-    require_int_at_least,
-    require_positive,
-    resolve_stage,
-    stage_list,
-)
+from cskd.methods.stage_pairs import default_transfer_points, pair_stages, pre_relu_maps
+from cskd.methods.validation import require_fraction, require_int_at_least, require_positive
 
 
 def activation_boundary_loss(connected_student: Tensor, teacher_pre_relu: Tensor, margin: float) -> Tensor:
@@ -48,23 +43,12 @@ def activation_boundary_loss(connected_student: Tensor, teacher_pre_relu: Tensor
     return hinge.pow(2).sum() / student.shape[0]
 
 
-def default_transfer_points(student: FeatureSpec, teacher: FeatureSpec) -> tuple[int, ...]:
-    """Every stage but the first (the stem in timm's feature lists), counted from the deepest so both networks align."""
-    shared = min(student.num_stages, teacher.num_stages)
-    return tuple(range(-max(shared - 1, 1), 0))
-
-
-def require_pre_relu(features: Features, who: str) -> list[Tensor]:
-    if features.pre_relu is None:
-        raise ValueError(f"method 'ab' needs the {who}'s pre-ReLU stage outputs: extract features with pre_relu=True")
-    return features.pre_relu
-
-
 @register_method("ab")
 class ActivationBoundaries(Method):
     """Activation-boundary distillation (Heo et al., AAAI 2019): initialise the student on the teacher's boundaries."""
 
-    needs_pre_relu = True
+    student_pre_relu = True
+    teacher_pre_relu = True
     option_help: ClassVar[dict[str, str]] = {
         "margin": "mu of the squared-hinge alternative loss (Heo et al.); default 1.0 from the authors' code",
         "stages": "stages whose pre-ReLU outputs are transferred (one index or a list, same index for both "
@@ -96,19 +80,12 @@ class ActivationBoundaries(Method):
         require_positive("ab_weight", ab_weight)
         require_fraction("kd_weight", kd_weight)
         require_positive("temperature", temperature)
-        chosen = default_transfer_points(student, teacher) if stages is None else stage_list("stages", stages)
-        pairs = sorted(
-            {
-                (resolve_stage("stages", i, student.num_stages), resolve_stage("stages", i, teacher.num_stages))
-                for i in chosen
-            }
+        self.student_indices, self.teacher_indices = pair_stages(
+            "stages", stages, student, teacher, default_transfer_points(student, teacher)
         )
-        if len(pairs) != len(chosen):
-            raise ValueError(f"option 'stages' lists a stage twice: {list(chosen)}")
-        self.student_indices = [s for s, _ in pairs]
-        self.teacher_indices = [t for _, t in pairs]
+        points = len(self.student_indices)
         #: shallow to deep: the deepest transfer point weighs 1, each shallower one half the next (authors' code)
-        self.point_weights = [2.0 ** -(len(pairs) - 1 - k) for k in range(len(pairs))]
+        self.point_weights = [2.0 ** -(points - 1 - k) for k in range(points)]
         self.connectors = nn.ModuleList(
             conv1x1(student.stage_channels[s], teacher.stage_channels[t], batch_norm=True)
             for s, t in zip(self.student_indices, self.teacher_indices, strict=True)
@@ -120,8 +97,8 @@ class ActivationBoundaries(Method):
         self.init_epochs = init_epochs
 
     def forward_init(self, student: Features, teacher: Features | None, labels: Tensor) -> dict[str, Tensor]:
-        student_maps = require_pre_relu(student, "student")
-        teacher_maps = require_pre_relu(teacher, "teacher")
+        student_maps = pre_relu_maps(student, "student", self.name)
+        teacher_maps = pre_relu_maps(teacher, "teacher", self.name)
         total = 0.0
         for k, connector in enumerate(self.connectors):
             student_map = student_maps[self.student_indices[k]]

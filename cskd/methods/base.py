@@ -5,6 +5,17 @@ dict of named loss terms that are already weighted: the engine back-propagates t
 adapters (optimised together with the student), any private optimisation (a discriminator and its optimiser, which it
 steps itself inside ``forward``), and an optional initialisation stage that the engine runs before main training.
 
+Engine hooks (all generic; a method uses those it needs):
+* ``begin_epoch(phase, epoch)`` before every training epoch (schedules over epochs, such as DKD's warm-up);
+* ``bind_training_set(labels)`` once after construction and ``seed()``, with the labels of the whole training set
+  (CRD's memory bank and its negatives);
+* ``needs_sample_indices``: ``forward`` (and ``forward_init``) then receive ``indices=``, each sample's position in
+  the training set, from the loader;
+* ``student_pre_relu`` / ``teacher_pre_relu``: fill ``Features.pre_relu`` of that network;
+* ``init_epochs`` and ``init_lr``: length and learning rate of the initialisation stage.
+State that must survive a restart lives in the module's parameters and buffers (``state_dict``) and in ``rng``, which
+the engine checkpoints after every epoch and restores on resume.
+
 Adding a method is one new module in ``cskd/methods`` that subclasses :class:`Method` under ``@register_method``.
 """
 
@@ -84,8 +95,11 @@ class Method(nn.Module):
     name: ClassVar[str] = ""
     #: whether the method needs a teacher at all (``ce`` does not)
     uses_teacher: ClassVar[bool] = True
-    #: whether ``Features.pre_relu`` must be filled for the student and the teacher
-    needs_pre_relu: ClassVar[bool] = False
+    #: whether ``Features.pre_relu`` must be filled for the student / for the teacher (instances may override)
+    student_pre_relu: bool = False
+    teacher_pre_relu: bool = False
+    #: whether ``forward`` / ``forward_init`` take ``indices=``: each sample's index in the training set
+    needs_sample_indices: ClassVar[bool] = False
     #: option name -> one line: meaning, and where its default comes from
     option_help: ClassVar[dict[str, str]] = {}
 
@@ -97,8 +111,13 @@ class Method(nn.Module):
         self.teacher_spec = teacher
         #: epochs of the initialisation stage run before main training (0: none)
         self.init_epochs = 0
-        #: the method's own random stream (Gumbel noise, ...), seeded by the engine so runs are repeatable
+        #: learning rate of the initialisation stage (None: the recipe's base learning rate)
+        self.init_lr: float | None = None
+        #: the method's own random stream (Gumbel noise, negatives, ...), seeded by the engine so runs are repeatable
         self.rng = torch.Generator()
+        #: the training phase ("init" or "main") and its 1-based epoch, set by ``begin_epoch``; None before
+        self.phase: str | None = None
+        self.epoch: int | None = None
 
     def forward(self, student: Features, teacher: Features | None, labels: Tensor) -> dict[str, Tensor]:
         raise NotImplementedError(f"method {self.name!r} does not implement forward")
@@ -106,6 +125,23 @@ class Method(nn.Module):
     def forward_init(self, student: Features, teacher: Features | None, labels: Tensor) -> dict[str, Tensor]:
         """Loss terms of the initialisation stage (only called when ``init_epochs > 0``)."""
         raise NotImplementedError(f"method {self.name!r} has no initialisation stage")
+
+    def begin_epoch(self, phase: str, epoch: int) -> None:
+        """Called by the engine before each training epoch: ``phase`` "init" or "main", ``epoch`` 1-based in it."""
+        self.phase, self.epoch = phase, epoch
+
+    def current_epoch(self) -> int:
+        """The 1-based epoch set by ``begin_epoch``, or a clear error when it was never called."""
+        if self.epoch is None:
+            raise RuntimeError(
+                f"method {self.name!r} schedules its loss over epochs: call begin_epoch(phase, epoch) before forward "
+                "(the engine does)"
+            )
+        return self.epoch
+
+    def bind_training_set(self, labels: Tensor) -> None:
+        """Called by the engine once, after ``seed``, with the ``[N]`` labels of the training set (index i = sample
+        i of the loader). Methods that keep per-sample state override it; the default needs nothing."""
 
     def trainable_parameters(self) -> Iterator[nn.Parameter]:
         """Parameters optimised together with the student (adapters). Private modules are excluded by overriding."""

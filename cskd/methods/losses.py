@@ -43,7 +43,23 @@ def hinton_terms(
     student_logits: Tensor, teacher_logits: Tensor, labels: Tensor, *, kd_weight: float, temperature: float
 ) -> dict[str, Tensor]:
     """``{"ce": (1 - w) * CE, "kd": w * T^2 * KL}`` (Hinton et al. 2015); the "kd" term is left out when w = 0."""
-    terms = {"ce": (1 - kd_weight) * cross_entropy(student_logits, labels)}
+    return ce_kd_terms(
+        student_logits, teacher_logits, labels, ce_weight=1 - kd_weight, kd_weight=kd_weight, temperature=temperature
+    )
+
+
+def ce_kd_terms(
+    student_logits: Tensor,
+    teacher_logits: Tensor,
+    labels: Tensor,
+    *,
+    ce_weight: float,
+    kd_weight: float,
+    temperature: float,
+) -> dict[str, Tensor]:
+    """``{"ce": gamma * CE, "kd": alpha * T^2 * KL}`` with independent weights (RepDistiller's ``-r gamma -a alpha``);
+    the "kd" term is left out when alpha = 0."""
+    terms = {"ce": ce_weight * cross_entropy(student_logits, labels)}
     if kd_weight > 0:
         terms["kd"] = kd_weight * soft_target_kl(student_logits, teacher_logits, temperature)
     return terms
