@@ -40,6 +40,7 @@ from cskd.typecheck import type_problem
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 PAPER_RESULTS = BENCHMARKS / "paper_results.csv"
+PUBLISHED_RESULTS = BENCHMARKS / "published_results.csv"
 
 #: every top-level key of a suite file and its type; adding a key is one line here and a reader in load_suite
 SUITE_KEYS: dict[str, Any] = {
@@ -60,6 +61,7 @@ SUITE_KEYS: dict[str, Any] = {
     "teacher_checkpoints": dict,
     "profiles": dict,
     "cluster": dict,
+    "report": dict,
 }
 #: the top-level keys a suite must have (``pairs`` and ``methods`` unless ``teachers`` lists what to train)
 REQUIRED_KEYS = ("dataset", "recipe", "models")
@@ -148,6 +150,15 @@ FULL = Profile(name="full", description="the paper's setting")
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """What the suite's report compares (``report:``): the baseline of the gain column and the method pairs whose
+    paired difference over seeds it gives with a confidence interval, as (A, B) for A - B."""
+
+    baseline: str | None = None
+    paired: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Suite:
     name: str
     path: Path
@@ -167,6 +178,7 @@ class Suite:
     teacher_checkpoints: dict[str, TeacherCheckpoint]
     profiles: dict[str, Profile]
     cluster: dict[str, Any] = field(default_factory=dict)  # SLURM settings for --executor slurm (docs/cluster.md)
+    report: ReportSettings = ReportSettings()
 
     def profile(self, name: str | None) -> Profile:
         if name is None or name == "full":
@@ -264,6 +276,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
         teacher_checkpoints=_read_checkpoints(read, raw.get("teacher_checkpoints", {}), models),
         profiles={},
         cluster=_read_cluster(read, raw.get("cluster", {})),
+        report=_read_report(read, read.get(raw, "report", "", dict, default={}), methods),
     )
     profiles = {str(n): _read_profile(read, str(n), v, suite) for n, v in raw.get("profiles", {}).items()}
     suite = dataclasses.replace(suite, profiles=profiles)
@@ -369,10 +382,13 @@ def _read_dataset(read: _Reader, value: str | list[str], key: str) -> tuple[str,
 def _read_paper_table(read: _Reader, value: str | int | None) -> str | None:
     if value is None:
         return None
-    with PAPER_RESULTS.open(newline="") as stream:
-        tables = list(dict.fromkeys(row["table"] for row in csv.DictReader(stream)))
+    tables: list[str] = []
+    for path in (PAPER_RESULTS, PUBLISHED_RESULTS):
+        with path.open(newline="") as stream:
+            tables += dict.fromkeys(row["table"] for row in csv.DictReader(stream))
     if str(value) not in tables:
-        raise read.fail("paper_table", f"no table {str(value)!r} in {PAPER_RESULTS} (known: {', '.join(tables)})")
+        files = f"{PAPER_RESULTS.name} or {PUBLISHED_RESULTS.name}"
+        raise read.fail("paper_table", f"no table {str(value)!r} in {files} (known: {', '.join(tables)})")
     return str(value)
 
 
@@ -426,6 +442,30 @@ def _read_checkpoints(read: _Reader, raw: dict, models: dict[str, ModelRef]) -> 
             path = (read.path.parent / path).resolve()
         checkpoints[str(label)] = TeacherCheckpoint(path, sha256)
     return checkpoints
+
+
+def _read_report(read: _Reader, raw: dict, methods: list[MethodEntry]) -> ReportSettings:
+    """``report: {baseline: LABEL, paired: [[A, B], ...]}``; the baseline defaults to the teacher-free ``ce`` method's
+    label (none when the suite has no such method), paired to no comparison."""
+    labels = [m.label for m in methods]
+    for key in raw:
+        if key not in ("baseline", "paired"):
+            raise read.fail(f"report.{key}", f"unknown key ({close_names(str(key), ['baseline', 'paired'])})")
+
+    def label(value: Any, where: str) -> str:
+        if value not in labels:
+            raise read.fail(where, f"unknown method label {value!r} ({close_names(str(value), labels)})")
+        return value
+
+    default = next((m.label for m in methods if m.name == "ce"), None)
+    baseline = read.get(raw, "baseline", "report.", str, default=default)
+    paired = []
+    for i, item in enumerate(read.get(raw, "paired", "report.", list, default=[])):
+        where = f"report.paired[{i}]"
+        if not isinstance(item, list) or len(item) != 2 or item[0] == item[1]:
+            raise read.fail(where, f"expected [A, B], two different method labels (A - B is compared), got {item!r}")
+        paired.append((label(item[0], where), label(item[1], where)))
+    return ReportSettings(None if baseline is None else label(baseline, "report.baseline"), tuple(paired))
 
 
 def _read_profile(read: _Reader, name: str, raw: Any, suite: Suite) -> Profile:

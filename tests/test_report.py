@@ -14,20 +14,26 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.container import ErrorbarContainer
 from PIL import Image
 
+from cskd.engine.recipe import Recipe
 from cskd.report import paper_table, render_report, report_table
 from cskd.report.errors import ReportInputError
 from cskd.report.paper import PAPER_RESULTS, load_paper_results
-from cskd.report.plots import ablation_figure, curves_figure, paper_diff_figure
+from cskd.report.plots import ablation_columns, ablation_figure, curves_figure, paper_diff_figure
 from cskd.report.tables import Row
 from cskd.results import RUN_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER_MD = REPO.parent / "shared" / "docs" / "paper.md"
 SHA = "ff26949c34c4e67da3fa472a1f142e33365dea058f94f1fa369b14ef3d986968"
+#: the absolute data folder of the machine that ran the fixture's runs: no report may show it
+DATA_FOLDER = "/home/alice/cskd/data/cifar10-jpeg"
 
 T, S18, S34 = "R101_0.5", "R18_0.25", "R34_0.25"
 #: (teacher, student, method) -> best_top1 per seed; None marks a failed run
@@ -74,9 +80,20 @@ class Profile:
     """A profile's overrides (the shape of cskd.suite.Profile): None keeps the suite's value."""
 
     dataset: str | None = None
+    epochs: int | None = None
     pairs: tuple[Pair, ...] | None = None
     methods: tuple[str, ...] | None = None
     seeds: tuple[int, ...] | None = None
+    method_args: dict = field(default_factory=dict)
+    recipe: dict = field(default_factory=dict)
+
+
+@dataclass
+class ReportSettings:
+    """The shape of cskd.suite.ReportSettings."""
+
+    baseline: str | None = None
+    paired: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -97,6 +114,8 @@ class FixtureSuite:
     )
     seeds: list[int] = field(default_factory=lambda: [0, 1])
     profiles: dict[str, Profile] = field(default_factory=lambda: {"quick": Profile(methods=("KD",), seeds=(0,))})
+    recipe: Recipe = field(default_factory=lambda: Recipe(epochs=3, milestones=(2,)))
+    report: ReportSettings = field(default_factory=lambda: ReportSettings(baseline="CE"))
 
     def profile(self, name: str | None) -> Profile:
         if name in (None, "full"):
@@ -115,7 +134,7 @@ def run_row(teacher: str, student: str, method: str, seed: int, top1: float | No
         "run_id": f"{teacher or 'none'}-{student}-{method}-{seed}",
         "kind": "teacher" if method == "Teacher" else "student",
         "dataset": "cifar10-jpeg",
-        "dataset_source": "imagefolder:data/cifar10-jpeg",
+        "dataset_source": f"CIFAR-10 JPEG copy (lossy re-encode, not the official release) at {DATA_FOLDER}",
         "data_sha256": SHA,
         "teacher": teacher,
         "student": student,
@@ -130,7 +149,7 @@ def run_row(teacher: str, student: str, method: str, seed: int, top1: float | No
         "last_top1": None if failed else round(top1 - 0.3, 2),
         "last_top5": None if failed else top1 + 6,
         "status": "failed" if failed else "ok",
-        "error": "RuntimeError: out of memory\nwhile training" if failed else "",
+        "error": f"RuntimeError: out of memory\nwhile training (batch from {DATA_FOLDER})" if failed else "",
     }
     return row | extra
 
@@ -254,7 +273,10 @@ def test_paper_results_file_is_complete_and_unique() -> None:
 
 
 def test_unknown_paper_table_lists_the_known_ones() -> None:
-    with pytest.raises(ReportInputError, match="known: 1, 2, 3, 4, readme-cifar10, readme-cub"):
+    known = (
+        r"known: paper_results.csv: 1, 2, 3, 4, readme-cifar10, readme-cub; published_results.csv: crd-same, crd-cross"
+    )
+    with pytest.raises(ReportInputError, match=known):
         paper_table("5")
 
 
@@ -311,19 +333,47 @@ def test_markdown_paper_table_values_differences_and_best(runs: pd.DataFrame, tm
                 assert diff == "—)"
 
 
-def test_caption_says_which_accuracy_profile_data_and_seeds(runs: pd.DataFrame, tmp_path: Path) -> None:
+def test_caption_is_one_sentence_and_the_notes_say_data_recipe_seeds_and_sources(
+    runs: pd.DataFrame, tmp_path: Path
+) -> None:
     text = render_report(FixtureSuite(), runs, tmp_path / "reports")[0].read_text()
-    caption = text.split("\n\n")[1]
-    assert "at the best epoch" in caption
-    assert "profile full" in caption
-    assert "a JPEG copy of CIFAR-10, not the official release" in caption
-    assert f"sha256 {SHA[:12]}" in caption
-    assert "Seeds: 0, 1 (the suite declares 0, 1)" in caption
-    assert "Training: teachers 3 epochs, students 3 epochs; 50000 training and 10000 test images." in caption
-    assert "Paper values: Table 1, CIFAR-10" in caption
+    caption, notes = text.split("\n\n")[1:3]
+    assert caption == (
+        "Test top-1 accuracy (%) at the best epoch of suite fixture, profile full: "
+        "mean ± sample standard deviation over seeds (n: successful seeds)."
+    )
+    notes = notes.splitlines()
+    assert all(line.startswith("- ") for line in notes)
+    assert "- Best epoch: the highest test accuracy over all epochs, as the official code reports." in notes
+    assert (
+        "- Training: teachers 3 epochs, students 3 epochs; 50000 training and 10000 test images. "
+        "Recipe: 3 epochs of SGD (momentum 0.9, weight decay 0.0001), batch 128, lr 0.1 x0.1 after epoch 2." in notes
+    )
+    assert (
+        "- Data: cifar10-jpeg from CIFAR-10 JPEG copy (lossy re-encode, not the official release) "
+        f"(sha256 {SHA[:12]}), a JPEG copy of CIFAR-10, not the official release; "
+        "the paper used the official CIFAR-10." in notes
+    )
+    assert "- Seeds: 0, 1 (the suite declares 0, 1)." in notes
+    assert "- Paper values: Table 1, CIFAR-10, as printed, from the CSKD paper (Chen et al., ECCV 2020)." in notes
+    assert "- Gain over CE: a cell's mean minus the mean of CE of the same student (points)." in notes
     failed = markdown_table(text, "## Failed runs")
     assert set(failed) == {"R101_0.5-R34_0.25-CSKD-0", "R101_0.5-R34_0.25-CSKD-1"}  # the retried run succeeded
-    assert failed["R101_0.5-R34_0.25-CSKD-0"]["error"] == "RuntimeError: out of memory while training"
+    assert failed["R101_0.5-R34_0.25-CSKD-0"]["error"] == (
+        "RuntimeError: out of memory while training (batch from cifar10-jpeg)"
+    )
+
+
+def test_no_report_file_shows_the_machines_absolute_paths(runs: pd.DataFrame, tmp_path: Path) -> None:
+    epochs = tmp_path / "results" / "fixture" / "epochs"
+    write_epochs(epochs, f"{T}-{S18}-KD-0", [50.0, 60.0])
+    paths = render_report(FixtureSuite(), runs, tmp_path / "reports", epochs_dir=epochs)
+    texts = [p for p in paths if p.suffix in (".md", ".tex", ".csv")]
+    assert len(texts) == 4  # the report's .md, .tex, .csv and the index
+    for path in texts:
+        text = path.read_text()
+        assert "/home/alice" not in text and str(tmp_path) not in text, path
+    assert "CIFAR-10 JPEG copy (lossy re-encode, not the official release) (sha256" in paths[0].read_text()
 
 
 def latex_rows(text: str) -> list[list[str]]:
@@ -338,9 +388,27 @@ def test_latex_tables_cell_by_cell(runs: pd.DataFrame, tmp_path: Path) -> None:
     latex = render_report(FixtureSuite(), runs, tmp_path / "reports")[1]
     text = latex.read_text()
     assert latex.suffix == ".tex"
-    assert text.count(r"\toprule") == text.count(r"\bottomrule") == 2  # reproduced, and paper + difference
-    assert r"\caption{Reproduced top-1 accuracy (\%). Test top-1 accuracy (\%) at the best epoch" in text
-    reproduced, paper = latex_rows(text)[:2], latex_rows(text)[2:]
+    assert text.count(r"\toprule") == text.count(r"\bottomrule") == 3  # reproduced, gain over CE, paper + difference
+    table = report_table(FixtureSuite(), runs)
+    captions = re.findall(r"\\caption\{(.*)\}", text)
+    assert captions[0] == table.caption.replace("%", r"\%").replace("±", r"$\pm$")  # the report's one sentence
+    assert captions[1] == r"Gain over CE (top-1 accuracy, points) of the methods of Table~\ref{tab:fixture-top1}."
+    assert captions[2] == (
+        r"Table 1, CIFAR-10 (top-1 \%, as printed) and, in brackets, the reproduced mean minus the paper value "
+        "(points)."
+    )
+    assert all(caption.count(". ") == 0 for caption in captions)  # one sentence each
+    notes = re.findall(r"\\parbox\{\\linewidth\}\{\\footnotesize (.*)\}", text)
+    assert notes[0].startswith("Notes. Best epoch: the highest test accuracy over all epochs")
+    assert r"Paper values: Table 1, CIFAR-10, as printed, from the CSKD paper" in notes[0]
+    assert notes[1] == r"Notes: see Table~\ref{tab:fixture-top1}."
+    rows = latex_rows(text)
+    reproduced, gain, paper = rows[:2], rows[2:4], rows[4:]
+    assert gain[0] == [
+        r"R101\_0.5 / R18\_0.25",
+        *(f"{statistics.mean(successful((T, S18, m))) - 90.2:+.2f}" for m in ("KD", "FitNet", "CSKD")),
+    ]
+    assert gain[1][1:] == [f"{92.1 - 91.1:+.2f}", "---", "---"]
     assert reproduced[0][0] == r"R101\_0.5 / R18\_0.25"
     kd = expected_stats(successful((T, S18, "KD")))
     assert reproduced[0][2] == rf"{kd[0]:.2f} $\pm$ {kd[1]:.2f}\,{{\scriptsize(n=2)}}"
@@ -388,11 +456,13 @@ def test_profiles_are_never_mixed(tmp_path: Path) -> None:
     assert paths[0].name == "fixture-quick.md"
     text = paths[0].read_text()
     table = markdown_table(text, "## Top-1 accuracy (%), reproduced")
-    assert table == {  # the profile runs KD only: its layout, not the full suite's
-        f"{T} / {S18}": {"KD": "80.00 (n=1)", "Teacher": "—"},
+    assert table == {  # the profile runs KD only: its layout, not the full suite's; one seed each: no "(n=1)"
+        f"{T} / {S18}": {"KD": "80.00", "Teacher": "—"},
         f"{T} / {S34}": {"KD": "—", "Teacher": "—"},
     }
     assert "Seeds: 0 (the suite declares 0)" in text
+    assert "- No gain over CE: this profile does not run it." in text.splitlines()
+    assert "gain over" not in text.lower().replace("no gain over ce", "")
 
 
 def test_runs_of_another_suite_are_refused(runs: pd.DataFrame, tmp_path: Path) -> None:
@@ -402,15 +472,14 @@ def test_runs_of_another_suite_are_refused(runs: pd.DataFrame, tmp_path: Path) -
 
 # ---------------------------------------------------------------------------------------- suites without a paper
 
-ABLATION = ["neither", "intra", "inter", "both"]
+#: Table 4's ablation: column label -> the cskd switches (intra, inter)
+ABLATION = {"neither": (False, False), "intra": (True, False), "inter": (False, True), "both": (True, True)}
 
 
 def ablation_suite() -> FixtureSuite:
+    methods = [MethodEntry(label, "cskd", {"intra": a, "inter": b}) for label, (a, b) in ABLATION.items()]
     return FixtureSuite(
-        name="ablation",
-        paper_table=None,
-        pairs=[Pair(T, S18)],
-        methods=[MethodEntry(label, "cskd") for label in ABLATION],
+        name="ablation", paper_table=None, pairs=[Pair(T, S18)], methods=methods, report=ReportSettings()
     )
 
 
@@ -431,6 +500,7 @@ def test_suite_without_paper_has_no_paper_columns(tmp_path: Path) -> None:
     text = paths[0].read_text()
     assert "## Top-1 accuracy (%): " not in text  # no paper/difference table
     assert "Paper values" not in text and "the paper used" not in text
+    assert "gain over" not in text.lower()  # the suite has no CE method: no baseline
     table = markdown_table(text, "## Top-1 accuracy (%), reproduced")
     assert list(table[f"{T} / {S18}"]) == [*ABLATION, "Teacher"]
     assert table[f"{T} / {S18}"]["inter"] == "—"
@@ -444,7 +514,7 @@ def test_labels_the_paper_does_not_use_are_named(tmp_path: Path) -> None:
     table = report_table(suite, ablation_runs(tmp_path))
     assert (
         "The paper's Table 4, Tiny ImageNet does not use the label(s) R101_0.5 "
-        "(its labels: R18_0.25, ResNet152): those positions have no paper value." in table.caption
+        "(its labels: R18_0.25, ResNet152): those positions have no paper value." in table.notes
     )
     assert table.cell(Row(T, S18), "both", "top1").paper is None
 
@@ -455,6 +525,17 @@ def test_runs_outside_the_suite_layout_are_shown_after_it(tmp_path: Path) -> Non
     assert table.rows[-1] == Row(T, "R50_0.25")
     assert table.columns == ["CE", "KD", "FitNet", "CSKD", "AB", "Teacher"]
     assert table.cell(Row(T, "R50_0.25"), "CE", "top1").stats.mean == 90.0
+
+
+def test_every_cell_of_one_seed_says_so_once(tmp_path: Path) -> None:
+    rows = [run_row(t, s, m, 0, values[0]) for (t, s, m), values in BEST_TOP1.items() if values[0] is not None]
+    paths = render_report(FixtureSuite(seeds=[0]), write_runs(tmp_path / "runs.csv", rows), tmp_path / "reports")
+    markdown, latex = (p.read_text() for p in paths[:2])
+    assert "n=" not in markdown and "n=" not in latex
+    assert "profile full: one seed per cell." in markdown
+    table = markdown_table(markdown, "## Top-1 accuracy (%), reproduced")
+    assert table[f"{T} / {S18}"]["KD"] == "91.00"
+    assert table[f"{T} / {S18}"]["Teacher"] == "92.50"
 
 
 # ------------------------------------------------------------------------------------------------------- plots
@@ -468,24 +549,63 @@ def assert_figure_files(paths: list[Path]) -> None:
     assert pdf.read_bytes().startswith(b"%PDF")
 
 
-def test_ablation_plot_has_a_bar_per_result_and_the_paper_markers(tmp_path: Path) -> None:
+def test_ablation_is_detected_from_the_method_and_its_arguments_not_the_labels(tmp_path: Path) -> None:
     suite = ablation_suite()
-    suite.paper_table = "4"  # the paper's ablation, under its own teacher label
-    suite.pairs = [Pair("ResNet152", S18)]
-    runs = ablation_runs(tmp_path)
-    runs["teacher"] = runs["teacher"].replace({T: "ResNet152"})
-    runs["student"] = runs["student"].replace({T: "ResNet152"})
-    table = report_table(suite, runs)
-    ax = ablation_figure(table).axes[0]
-    assert len(ax.patches) == 3  # inter is missing: no bar, never a bar of 0
-    heights = sorted(round(p.get_height(), 2) for p in ax.patches)
-    assert heights == [60.5, 62.25, 64.5]
-    paper = [line for line in ax.lines if line.get_label() == "paper"]
-    assert len(paper) == 1 and sorted(paper[0].get_ydata()) == [49.53, 52.48, 52.51, 53.66]
-    assert ax.get_ylabel() == "top-1 accuracy (%)"
-    assert {t.get_text() for t in ax.get_legend().get_texts()} == {"neither", "intra only", "both", "paper"}
-    assert "missing" in [t.get_text() for t in ax.texts]
-    paths = render_report(suite, runs, tmp_path / "reports")
+    suite.methods = [  # labels that say nothing; cskd's defaults are both terms on
+        MethodEntry("A", "cskd", {"variant": "paper", "intra": False}),
+        MethodEntry("B", "cskd", {"variant": "paper"}),
+        MethodEntry("intra", "kd", {"form": "mse"}),  # spelled like Table 4's label, but KD
+        MethodEntry("C", "fitnet"),
+    ]
+    table = report_table(suite, write_runs(tmp_path / "runs.csv", []))
+    assert table.roles == {"A": "inter", "B": "both", "intra": "kd"}
+    assert ablation_columns(table) == ["intra", "A", "B"]
+    suite.methods = suite.methods[1:]  # one CSKD variant only: no ablation
+    assert ablation_columns(report_table(suite, write_runs(tmp_path / "runs.csv", []))) == []
+
+
+def test_ablation_figure_shows_ce_and_kd_from_zero_and_paired_differences(tmp_path: Path) -> None:
+    suite = ablation_suite()
+    suite.methods = [MethodEntry("CE", "ce"), MethodEntry("KD", "kd", {"form": "mse"}), *suite.methods[1:]]
+    suite.report = ReportSettings(baseline="CE")
+    values = {
+        "CE": [60.0, 61.0, 60.5],
+        "KD": [62.0, 62.5, 62.0],
+        "intra": [62.5, 63.5, 62.0],
+        "both": [63.0, 63.8, 63.9],
+    }
+    rows = [run_row("", T, "Teacher", 0, 70.0, suite="ablation")]
+    rows += [
+        run_row("" if label == "CE" else T, S18, label, seed, top1, suite="ablation")
+        for label, seeds in values.items()
+        for seed, top1 in enumerate(seeds)
+    ]
+    table = report_table(suite, write_runs(tmp_path / "runs.csv", rows))
+    figure = ablation_figure(table)
+    accuracy, gains = figure.axes
+    assert accuracy.get_ylim()[0] == 0  # no axis cut
+    ticks = [t.get_text() for t in accuracy.get_xticklabels()]
+    assert ticks == ["CE", "KD", "intra\n(intra only)", "inter\n(inter only)", "both\n(both terms)"]
+    assert [round(p.get_height(), 2) for p in accuracy.patches] == [60.5, 62.17, 62.67, 63.57]
+    texts = [t.get_text() for t in accuracy.texts]
+    assert texts == ["60.50", "62.17", "62.67", "missing", "63.57"]  # the means; inter has no run: no bar, never 0
+    paper = [line for line in accuracy.lines if line.get_label() == "paper value"]
+    assert paper == []  # the suite has no paper table
+    assert [t.get_text() for t in gains.get_xticklabels()] == [
+        "KD",
+        "intra\n(intra only)",
+        "inter\n(inter only)",
+        "both\n(both terms)",
+    ]
+    assert "difference to CE" in gains.get_title()
+    # KD - CE per seed: 2.0, 1.5, 1.5 -> mean 5/3, std 0.288675, 95% half-width 4.302653 * 0.288675 / sqrt(3)
+    assert gains.patches[0].get_height() == pytest.approx(5 / 3)
+    errorbars = [c for c in gains.containers if isinstance(c, ErrorbarContainer)]
+    low, high = errorbars[0].lines[2][0].get_segments()[0][:, 1]
+    assert (low, high) == pytest.approx((5 / 3 - 0.717109, 5 / 3 + 0.717109), abs=1e-5)
+    seeds = gains.collections[1].get_offsets()  # the seeds' dots of KD
+    assert sorted(np.asarray(seeds)[:, 1].round(4)) == [1.5, 1.5, 2.0]
+    paths = render_report(suite, write_runs(tmp_path / "runs.csv", rows), tmp_path / "reports")
     assert_figure_files([p for p in paths if "ablation-ablation" in p.name])
 
 
@@ -497,24 +617,40 @@ def write_epochs(directory: Path, run_id: str, top1: list[float], init: int = 0)
     frame.assign(seconds=1.0, loss_ce=1.0).to_csv(directory / f"{run_id}.csv", index=False)
 
 
-def test_curves_plot_one_line_per_method_and_the_teacher(runs: pd.DataFrame, tmp_path: Path) -> None:
+def test_curves_have_the_legend_below_the_teacher_line_and_the_paper_values(runs: pd.DataFrame, tmp_path: Path) -> None:
     epochs = tmp_path / "results" / "fixture" / "epochs"
     for method in ["CE", "KD", "FitNet"]:
         teacher = "none" if method == "CE" else T
         for seed in (0, 1):
             write_epochs(epochs, f"{teacher}-{S18}-{method}-{seed}", [50.0 + seed, 60.0, 70.0], init=2)
     table = report_table(FixtureSuite(), runs)
-    ax = curves_figure(table, Row(T, S18), epochs).axes[0]
+    figure = curves_figure(table, Row(T, S18), epochs)
+    ax = figure.axes[0]
+    assert ax.get_legend() is None and len(figure.legends) == 1  # the legend is the figure's, outside the axes
     labels = [line.get_label() for line in ax.lines]
-    assert labels == ["CE (n=2)", "KD (n=2)", "FitNet (n=2)", "Teacher R101_0.5 (best epoch, n=1)"]
+    assert [label if not label.startswith("_") else "" for label in labels] == [
+        "CE (n=2)",
+        "KD (n=2)",
+        "FitNet (n=2)",
+        "paper value (diamond, method's colour)",  # one legend entry for the three diamonds
+        "",
+        "",
+        "Teacher R101_0.5: 92.50 (best epoch, n=1)",
+        "Teacher R101_0.5, paper: 92.91",
+    ]
     assert ax.lines[0].get_xdata().tolist() == [1, 2, 3]  # the main phase only
     assert ax.lines[0].get_ydata().tolist() == [50.5, 60.0, 70.0]
+    assert [line.get_ydata()[0] for line in ax.lines[3:6]] == [90.14, 91.01, 91.05]  # CE, KD, FitNet in Table 1
     assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "test top-1 accuracy (%)"
     assert curves_figure(table, Row(T, S34), epochs) is None
     paths = render_report(FixtureSuite(), runs, tmp_path / "reports", epochs_dir=epochs)
     curves = [p for p in paths if "curves" in p.name]
     assert [p.name for p in curves] == ["fixture-curves-R101_0.5-R18_0.25.png", "fixture-curves-R101_0.5-R18_0.25.pdf"]
     assert_figure_files(curves)
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    legend, axes = figure.legends[0].get_window_extent(), ax.get_window_extent()
+    assert legend.y1 <= axes.y0  # below the axes: it hides no line
 
 
 def test_paper_difference_heatmap(runs: pd.DataFrame, tmp_path: Path) -> None:
@@ -531,6 +667,7 @@ def test_paper_difference_heatmap(runs: pd.DataFrame, tmp_path: Path) -> None:
     image = ax.images[0]
     assert image.norm.vmin == -image.norm.vmax  # centred at 0
     assert "reproduced − paper" in figure.axes[1].get_ylabel()
+    assert ax.get_title() == "fixture: reproduced − paper (best epoch, profile full)\nTable 1, CIFAR-10"
     paths = render_report(FixtureSuite(), runs, tmp_path / "reports")
     assert_figure_files([p for p in paths if "paper-diff" in p.name])
 

@@ -1,5 +1,6 @@
-"""Reports of a suite's results: the paper's tables reproduced (Markdown, LaTeX, CSV), figures, and the check
-against the paper's numbers or a reference run. The paper's numbers are in ``benchmarks/paper_results.csv``.
+"""Reports of a suite's results: the paper's tables reproduced (Markdown, LaTeX, CSV), statistics over seeds,
+figures, and the check against the paper's numbers or a reference run. The paper's numbers are in
+``benchmarks/paper_results.csv``, the CIFAR-100 benchmark's published ones in ``benchmarks/published_results.csv``.
 
 The names below are imported on first use (PEP 562), so that ``cskd --help`` (which imports :mod:`cskd.report.cli`)
 does not pay for pandas and matplotlib. The check function is ``cskd.report.check.check``: ``cskd.report.check`` is
@@ -23,6 +24,10 @@ _EXPORTS: dict[str, str] = {
     "ReportInputError": "errors",
     "PaperTable": "paper",
     "load_paper_results": "paper",
+    "load_published_results": "paper",
+    "PairedDifference": "seeds",
+    "paired_difference": "seeds",
+    "t_quantile": "seeds",
     "paper_table": "paper",
     "plot_ablation": "plots",
     "plot_curves": "plots",

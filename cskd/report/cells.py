@@ -7,6 +7,9 @@ empty teacher (a teacher run is ``method="Teacher"``, ``student=<teacher label>`
 a label is either teacher-free or not, so the two never both exist.
 
 Over the seeds of a cell: mean, sample standard deviation (ddof = 1, undefined for one seed) and the count n.
+
+A teacher supplied as a checkpoint (a suite's ``teacher_checkpoints``) has no run of its own: its cell holds the
+top-1 its students recorded when they loaded it (``teacher_top1``), one value per distinct evaluation.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ TEXT_COLUMNS: tuple[str, ...] = (
 #: runs.csv columns holding accuracies (%)
 ACCURACY_COLUMNS: tuple[str, ...] = ("best_top1", "best_top5", "last_top1", "last_top5")
 #: runs.csv columns the report reads as numbers
-NUMBER_COLUMNS: tuple[str, ...] = ("seed", "epochs", "train_size", "test_size", *ACCURACY_COLUMNS)
+NUMBER_COLUMNS: tuple[str, ...] = ("seed", "epochs", "train_size", "test_size", "teacher_top1", *ACCURACY_COLUMNS)
 #: which epoch's accuracy a table shows: the best epoch (as the official code reports) or the last epoch
 EPOCH_RULES: tuple[str, ...] = ("best", "last")
 METRICS: tuple[str, ...] = ("top1", "top5")
@@ -187,7 +190,31 @@ class CellTable:
         """The runs (one per run id, successful or not) of a table position."""
         return self._groups.get(self.resolve(key), self.runs.iloc[0:0])
 
+    def supplied_teacher(self, teacher: str) -> bool:
+        """Whether ``teacher`` has no run of its own but students that loaded it from a supplied checkpoint."""
+        if CellKey("", teacher, TEACHER) in self._groups:
+            return False
+        students = self.runs[(self.runs["teacher"] == teacher) & (self.runs["status"] == "ok")]
+        return bool(students["teacher_top1"].notna().any())
+
+    def _supplied_teacher_stats(self, teacher: str, metric: str) -> Stats:
+        students = self.runs[(self.runs["teacher"] == teacher) & (self.runs["status"] == "ok")]
+        values = students["teacher_top1"].dropna().drop_duplicates() if metric == "top1" else pd.Series(dtype=float)
+        if values.empty:
+            return Stats(n=0, mean=None, std=None, failed=0)
+        std = float(values.std(ddof=1)) if len(values) > 1 else None
+        return Stats(n=len(values), mean=float(values.mean()), std=std, failed=0)
+
+    def by_seed(self, key: CellKey, metric: str) -> dict[int, float]:
+        """The successful runs' accuracy per seed (a seed run twice under different ids: its latest row)."""
+        rows = self.rows(key)
+        column = f"{self.epoch_rule}_{metric}"
+        ok = rows[(rows["status"] == "ok") & rows["seed"].notna()].dropna(subset=[column])
+        return {int(seed): float(value) for seed, value in zip(ok["seed"], ok[column], strict=True)}
+
     def stats(self, key: CellKey, metric: str) -> Stats:
+        if key.method == TEACHER and self.supplied_teacher(key.student):
+            return self._supplied_teacher_stats(key.student, metric)
         rows = self.rows(key)
         ok = rows[rows["status"] == "ok"]
         values = ok[f"{self.epoch_rule}_{metric}"].dropna()

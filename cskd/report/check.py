@@ -129,7 +129,7 @@ def _paper_expectations(suite: SuiteView, runs: pd.DataFrame, notes: list[str]) 
             found = paper.lookup(key, metric)
             if found is not None:
                 expected[(found[0], metric)] = found[1]
-    return f"the paper ({paper.title})", expected
+    return f"the {paper.noun} values ({paper.title})" if paper.published else f"the paper ({paper.title})", expected
 
 
 def _require_paper_setting(runs: pd.DataFrame, suite: SuiteView, paper: PaperTable) -> None:

@@ -27,8 +27,10 @@ row per cell), figures in reports/figures/ (difference to the paper as a heatmap
 per epoch for each pair) and the index reports/README.md.
 
 Each cell is "mean ± sample std (n=seeds)" over the successful runs; a cell without runs shows "—", one whose runs all
-failed shows "failed". Next to each table the paper's value and the difference (reproduced − paper). The caption
-says which accuracy (best or last epoch), profile, data (name, source, sha256) and seeds the numbers are.
+failed shows "failed". Then the gain over the suite's baseline (CE by default), the paper's (or published) value and
+the difference (reproduced − paper), and the paired differences over seeds the suite's `report: paired` names, with
+95% Student-t intervals and which of them are distinguishable from seed noise. The caption (one sentence) and its
+notes say which accuracy (best or last epoch), profile, recipe, data (name, source, sha256) and seeds the numbers are.
 
 A report of a profile other than "full" is written as reports/<suite>-<profile>.*, one of last-epoch accuracy as
 reports/<suite>[-<profile>]-last.*, so no report overwrites another.
@@ -39,9 +41,10 @@ Compare a suite's results with the paper's numbers or with a reference runs.csv,
 over seeds of one teacher / student / method (top-1, and top-5 where the reference has it). Prints every compared cell
 (expected, got, difference, pass/FAIL/missing).
 
---against paper: the cells of the suite's paper table that the suite declares (the suite is the one named in
-runs.csv, or --suite). --against FILE: every successful cell of a reference runs.csv of the same suite, profile and
-data (FILE may be a results/<suite> folder).
+--against paper: the cells of the suite's paper table (benchmarks/paper_results.csv, or the published values of
+benchmarks/published_results.csv) that the suite declares (the suite is the one named in runs.csv, or --suite).
+--against FILE: every successful cell of a reference runs.csv of the same suite, profile and data (FILE may be a
+results/<suite> folder).
 
 A cell expected but without a successful result counts as "missing", a failure. Exit status: 0 all cells within the
 tolerance, 1 any cell outside it or missing, 2 bad input.

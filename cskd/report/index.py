@@ -2,7 +2,7 @@
 
 Each file describes itself, so the index needs no state of its own: a Markdown report by its ``#`` title, a LaTeX
 report by its first ``%`` comment, a figure by the title in its PNG metadata (its PDF twin is linked on the same
-line); a CSV is the long form of the Markdown report of the same stem.
+line); a CSV is the long form of the Markdown report of the same stem (``-paired.csv``: its paired comparisons).
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ def describe(path: Path) -> str:
         return _first_line(path).removeprefix("# ")
     if path.suffix == ".tex":
         return _first_line(path).removeprefix("% ")
+    if path.suffix == ".csv" and path.stem.endswith("-paired"):
+        report = path.stem.removesuffix("-paired")
+        return f"the paired comparisons over seeds of {report}.md (one row per pair, comparison and metric)"
     if path.suffix == ".csv":
         return f"the cells of {path.stem}.md in long form (one row per pair, method and metric; raw numbers)"
     if path.suffix == ".png":
@@ -42,7 +45,7 @@ def write_index(reports_dir: Path) -> Path:
     """Rewrite ``reports_dir/README.md`` listing every report and figure found there."""
     reports = sorted(p for p in reports_dir.iterdir() if p.is_file() and p.name != INDEX_NAME)
     order = {".md": 0, ".tex": 1, ".csv": 2}
-    reports.sort(key=lambda p: (p.stem, order.get(p.suffix, 3), p.name))
+    reports.sort(key=lambda p: (p.stem.removesuffix("-paired"), order.get(p.suffix, 3), p.name))
     figures = sorted(p for p in reports_dir.rglob("*.png") if p.parent != reports_dir)
     lines = [
         "# Reports",

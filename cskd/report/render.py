@@ -2,7 +2,8 @@
 
 The stem is the suite name, qualified when the report is not the default one, so that reports never overwrite each
 other: ``<suite>-<profile>`` for a profile other than ``full``, and a ``-last`` suffix for last-epoch accuracy.
-Figures go to ``reports/figures/<stem>-<figure>.png|.pdf``.
+Figures go to ``reports/figures/<stem>-<figure>.png|.pdf``; the paired comparisons over seeds (when the suite asks
+for some) to ``reports/<stem>-paired.csv``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import pandas as pd
 from cskd.report.cells import check_epoch_rule, normalise_runs, select_profile
 from cskd.report.index import write_index
 from cskd.report.latex import render_latex
-from cskd.report.longform import long_form
+from cskd.report.longform import long_form, paired_form
 from cskd.report.markdown import render_markdown, title
-from cskd.report.plots import ablation_columns, plot_ablation, plot_curves, plot_paper_diff
+from cskd.report.plots import ablation_columns, paper_diff_rows, plot_ablation, plot_curves, plot_paper_diff
 from cskd.report.suites import SuiteLike, suite_runs, view_suite
 from cskd.report.tables import ReportTable, build_table
 
@@ -32,9 +33,10 @@ def report_table(
 
 
 def render_figures(table: ReportTable, figures_dir: Path, epochs_dir: Path | None) -> list[Path]:
-    """The figures that apply: paper difference (a paper table), ablation (ablation methods), curves (epoch CSVs)."""
+    """The figures that apply: paper difference (paper values in more than one row), ablation (two CSKD variants or
+    more), curves (epoch CSVs)."""
     paths: list[Path] = []
-    if any(cell.paper is not None for cell in table.cells.values()):
+    if len(paper_diff_rows(table)) > 1:
         paths += plot_paper_diff(table, figures_dir)
     if ablation_columns(table):
         paths += plot_ablation(table, figures_dir)
@@ -53,7 +55,8 @@ def render_report(
     profile: str | None = None,
     epochs_dir: Path | None = None,
 ) -> list[Path]:
-    """Write a suite's report and return the written paths (.md, .tex, .csv, figures, then reports/README.md).
+    """Write a suite's report and return the written paths (.md, .tex, .csv, the paired comparisons' -paired.csv
+    when there are some, figures, then reports/README.md).
 
     ``runs``: rows of runs.csv; ``metric``: accuracy at the ``best`` or the ``last`` epoch; ``profile``: the profile
     to report (default: the only one present); ``epochs_dir``: ``results/<suite>/epochs`` for the per-epoch curves
@@ -69,4 +72,9 @@ def render_report(
     markdown.write_text(render_markdown(table, pngs, out_dir), encoding="utf-8")
     latex.write_text(render_latex(table, title(table)), encoding="utf-8")
     long_form(table).to_csv(cells, index=False)
-    return [markdown, latex, cells, *figures, write_index(out_dir)]
+    written = [markdown, latex, cells]
+    if any(table.comparisons.values()):
+        paired = out_dir / f"{table.stem}-paired.csv"
+        paired_form(table).to_csv(paired, index=False)
+        written.append(paired)
+    return [*written, *figures, write_index(out_dir)]

@@ -1,20 +1,24 @@
 """What the report reads of a suite (:class:`cskd.suite.Suite`): its table layout under one profile.
 
-A profile may narrow the suite's pairs, methods and seeds and change its dataset (``cskd.suite.Profile``: a field
-left None keeps the suite's value), so a report of profile ``quick`` shows the positions that profile runs, not the
-full suite's, and ``check --against paper`` requires only those.
+A profile may narrow the suite's pairs, methods and seeds, change its dataset, recipe and method options
+(``cskd.suite.Profile``: a field left None keeps the suite's value), so a report of profile ``quick`` shows the
+positions that profile runs, not the full suite's, and ``check --against paper`` requires only those. The suite's
+``report:`` settings (baseline, paired comparisons) keep only the labels the profile runs; the others are named in
+the view's notes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import pandas as pd
 
+from cskd.engine.recipe import Recipe
 from cskd.report.cells import Row
 from cskd.report.errors import ReportInputError
+from cskd.report.roles import method_role
 
 
 class PairLike(Protocol):
@@ -24,22 +28,34 @@ class PairLike(Protocol):
 
 class MethodLike(Protocol):
     label: str
+    name: str  # the registered method
+    args: Mapping[str, Any]
 
 
 class ProfileLike(Protocol):
     dataset: Sequence[str] | None  # dataset alternatives
+    epochs: int | None
     pairs: Sequence[PairLike] | None
     methods: Sequence[str] | None  # method labels
     seeds: Sequence[int] | None
+    method_args: Mapping[str, Mapping[str, Any]]
+    recipe: Mapping[str, Any]
+
+
+class ReportSettingsLike(Protocol):
+    baseline: str | None
+    paired: Sequence[tuple[str, str]]
 
 
 class SuiteLike(Protocol):
     name: str
     paper_table: str | None
     dataset: Sequence[str]  # dataset alternatives, in order of preference
+    recipe: Recipe
     pairs: list[PairLike]
     methods: list[MethodLike]
     seeds: list[int]
+    report: ReportSettingsLike
 
     def profile(self, name: str | None) -> ProfileLike: ...
 
@@ -55,6 +71,11 @@ class SuiteView:
     pairs: list[Row]
     methods: list[str]
     seeds: list[int]
+    recipe: Recipe
+    roles: dict[str, str] = field(default_factory=dict)  # method label -> role (cskd.report.roles), where it has one
+    baseline: str | None = None  # the method label gains are measured from
+    paired: list[tuple[str, str]] = field(default_factory=list)  # (A, B): A - B compared seed by seed
+    notes: list[str] = field(default_factory=list)  # settings the profile leaves out
 
 
 def suite_runs(suite: SuiteLike, runs: pd.DataFrame) -> pd.DataFrame:
@@ -73,14 +94,40 @@ def view_suite(suite: SuiteLike, profile: str | None) -> SuiteView:
     except ValueError as error:
         raise ReportInputError(f"the runs are of a profile suite {suite.name} does not declare: {error}") from error
     labels = overrides.methods
+    methods = [m for m in suite.methods if labels is None or m.label in labels]
+    shown = [m.label for m in methods]
+    roles = {}
+    for m in methods:
+        role = method_role(m.name, {**m.args, **overrides.method_args.get(m.label, {})})
+        if role is not None:
+            roles[m.label] = role
+    notes = []
+    baseline = suite.report.baseline
+    if baseline is not None and baseline not in shown:
+        notes.append(f"No gain over {baseline}: this profile does not run it.")
+        baseline = None
+    paired = []
+    for a, b in suite.report.paired:
+        if a in shown and b in shown:
+            paired.append((a, b))
+        else:
+            notes.append(f"No paired comparison {a} − {b}: this profile does not run {a if a not in shown else b}.")
+    recipe = Recipe.from_dict({**suite.recipe.to_dict(), **overrides.recipe})  # as cskd.plan.expand resolves it
+    if overrides.epochs is not None:
+        recipe = recipe.scaled_to(overrides.epochs)
     return SuiteView(
         name=suite.name,
         paper_table=suite.paper_table,
         dataset=_alternatives(overrides.dataset or suite.dataset),
         profile=profile,
         pairs=list(dict.fromkeys(Row(p.teacher, p.student) for p in (overrides.pairs or suite.pairs))),
-        methods=[m.label for m in suite.methods if labels is None or m.label in labels],
+        methods=shown,
         seeds=list(overrides.seeds or suite.seeds),
+        recipe=recipe,
+        roles=roles,
+        baseline=baseline,
+        paired=paired,
+        notes=notes,
     )
 
 

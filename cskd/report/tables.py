@@ -8,21 +8,28 @@ not dropped: their pairs and methods follow the declared ones. A teacher-free st
 
 The best method of each row (Teacher excluded, values compared as printed, two decimals) is marked, separately for
 the reproduced means and for the paper's values; ties are all marked, and a row with fewer than two values has none.
+Each cell also carries its gain over the suite's baseline (its mean minus the baseline's mean of the same row), and
+the table the paired differences over seeds of the suite's ``report: paired`` comparisons (:mod:`cskd.report.seeds`).
+
+The caption is one sentence (what the numbers are); everything else a reader needs (training, recipe, data, seeds,
+where the reference values come from) is in the notes.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
 
+from cskd.engine.recipe import Recipe
 from cskd.report.cells import FULL_PROFILE, METRICS, TEACHER, CellKey, CellTable, Row, Stats
 from cskd.report.paper import DATASET_TITLES, PaperTable, paper_table
+from cskd.report.redact import without_paths
+from cskd.report.seeds import PairedDifference, paired_difference
 from cskd.report.suites import SuiteView
 
-#: the ablation labels of Table 4, in the paper's order
-ABLATION_LABELS: tuple[str, ...] = ("neither", "intra", "inter", "both")
 METRIC_TITLES: dict[str, str] = {"top1": "top-1", "top5": "top-5"}
 
 
@@ -32,6 +39,8 @@ class TableCell:
     paper: float | None
     best: bool  # the best reproduced method of its row
     paper_best: bool  # the paper's best method of its row
+    gain: float | None = None  # mean minus the baseline's mean of the row (points); None for the Teacher column
+    source: str | None = None  # where the paper's value comes from
 
     @property
     def diff(self) -> float | None:
@@ -43,7 +52,7 @@ class TableCell:
 
 @dataclass(frozen=True)
 class ReportTable:
-    """Everything a report renders: layout, cells per metric, the paper's table, and the caption."""
+    """Everything a report renders: layout, cells per metric, the paper's table, comparisons, caption and notes."""
 
     suite: str
     profile: str | None
@@ -53,8 +62,12 @@ class ReportTable:
     metrics: list[str]
     cells: dict[tuple[Row, str, str], TableCell]  # (row, column, metric)
     paper: PaperTable | None
-    caption: list[str]  # sentences
+    caption: str  # one sentence: what the numbers are
+    notes: list[str]  # sentences: training, data, seeds, sources, marks
     results: CellTable
+    roles: dict[str, str]  # method label -> role (cskd.report.roles)
+    baseline: str | None  # the method gains are measured from
+    comparisons: dict[str, list[PairedDifference]]  # metric -> the suite's paired comparisons, pair by pair
 
     @property
     def stem(self) -> str:
@@ -65,6 +78,12 @@ class ReportTable:
     @property
     def method_columns(self) -> list[str]:
         return [c for c in self.columns if c != TEACHER]
+
+    @property
+    def single_seed(self) -> bool:
+        """Whether every cell with a result has exactly one successful seed (said once, in the caption, instead of
+        "(n=1)" in every cell)."""
+        return one_seed_each(self.cells.values())
 
     def cell(self, row: Row, column: str, metric: str) -> TableCell:
         return self.cells[(row, column, metric)]
@@ -77,6 +96,12 @@ class ReportTable:
         """Runs that failed and never succeeded on a retry."""
         runs = self.results.runs
         return runs[runs["status"] != "ok"]
+
+
+def one_seed_each(cells: Iterable[TableCell]) -> bool:
+    """Whether every cell of ``cells`` with a result has exactly one successful seed."""
+    counts = [cell.stats.n for cell in cells if cell.stats.n]
+    return bool(counts) and all(n == 1 for n in counts)
 
 
 def declared_keys(suite: SuiteView) -> list[CellKey]:
@@ -129,8 +154,21 @@ def build_table(suite: SuiteView, runs: pd.DataFrame, *, epoch_rule: str) -> Rep
             printed = {c: paper.value(row.key(c), metric) if paper else None for c in columns}
             best = _best({c: s.mean for c, s in stats.items() if c != TEACHER and s.mean is not None})
             paper_best = _best({c: v for c, v in printed.items() if c != TEACHER and v is not None})
+            base = stats[suite.baseline].mean if suite.baseline in stats else None
             for c in columns:
-                cells[(row, c, metric)] = TableCell(stats[c], printed[c], c in best, c in paper_best)
+                mean = stats[c].mean
+                gain = None if c == TEACHER or mean is None or base is None else mean - base
+                source = paper.source(row.key(c), metric) if paper else None
+                cells[(row, c, metric)] = TableCell(stats[c], printed[c], c in best, c in paper_best, gain, source)
+    pairs = [row for row in rows if row.teacher and row.student]
+    comparisons = {
+        metric: [paired_difference(results, row, a, b, metric) for a, b in suite.paired for row in pairs]
+        for metric in metrics
+    }
+    sentence, notes = caption(suite, results, paper, metrics, one_seed_each(cells.values()))
+    positions = [(row, c) for row in rows for c in columns]
+    if paper is not None:
+        notes.insert(-1, source_note(paper, positions, metrics[0]))
     return ReportTable(
         suite=suite.name,
         profile=suite.profile,
@@ -140,8 +178,12 @@ def build_table(suite: SuiteView, runs: pd.DataFrame, *, epoch_rule: str) -> Rep
         metrics=metrics,
         cells=cells,
         paper=paper,
-        caption=caption(suite, results, paper, metrics),
+        caption=sentence,
+        notes=notes,
         results=results,
+        roles=suite.roles,
+        baseline=suite.baseline,
+        comparisons=comparisons,
     )
 
 
@@ -151,7 +193,8 @@ def _listing(values: pd.Series) -> str:
 
 
 def data_description(runs: pd.DataFrame, suite_dataset: str, paper: PaperTable | None) -> str:
-    """Which data the runs used (name, source, checksum prefix), and whether it is the paper's dataset.
+    """Which data the runs used (name, source without any absolute path, checksum prefix), and whether it is the
+    reference table's dataset.
 
     A JPEG re-encoding is never presented as the official dataset: it is named "JPEG copy of ..., not the official
     release".
@@ -162,74 +205,132 @@ def data_description(runs: pd.DataFrame, suite_dataset: str, paper: PaperTable |
     sources = recorded[["dataset", "dataset_source", "data_sha256"]].drop_duplicates()
     parts = []
     for dataset, source, sha in sources.itertuples(index=False):
-        text = f"{dataset} from {source or 'an unrecorded source'} (sha256 {sha[:12] or 'unrecorded'})"
+        shown = without_paths(source) if source else "an unrecorded source"
+        text = f"{dataset} from {shown} (sha256 {sha[:12] or 'unrecorded'})"
         parts.append(text + _comparability(dataset, source, paper))
     prefix = "Data: " if len(parts) == 1 else "Data (differs between runs!): "
     return prefix + "; ".join(parts) + "."
 
 
 def _comparability(dataset: str, source: str, paper: PaperTable | None) -> str:
+    whose = "the published values'" if paper is not None and paper.published else "the paper's"
     if re.search(r"jpe?g", f"{dataset} {source}", flags=re.IGNORECASE):
         base = re.sub(r"[-_]?jpe?g", "", dataset, flags=re.IGNORECASE)
         title = DATASET_TITLES.get(base, base or dataset)
         note = f", a JPEG copy of {title}, not the official release"
         if paper is not None:
-            note += f"; the paper used the official {DATASET_TITLES.get(paper.dataset, paper.dataset)}"
+            used = "the published values used" if paper.published else "the paper used"
+            note += f"; {used} the official {DATASET_TITLES.get(paper.dataset, paper.dataset)}"
         return note
     if paper is not None and dataset != paper.dataset:
-        return f", not the paper's {DATASET_TITLES.get(paper.dataset, paper.dataset)}"
+        return f", not {whose} {DATASET_TITLES.get(paper.dataset, paper.dataset)}"
     return ""
 
 
 def unknown_labels(suite: SuiteView, paper: PaperTable) -> str:
-    """A sentence naming the suite's model labels that the paper's table does not use (empty when none): their
-    positions can have no paper value, which is almost always a label spelled differently from the paper's."""
+    """A sentence naming the suite's model labels that the reference table does not use (empty when none): their
+    positions can have no reference value, which is almost always a label spelled differently from the table's."""
     used = {label for row in suite.pairs for label in (row.teacher, row.student)}
     unknown = sorted(used - paper.labels)
     if not unknown:
         return ""
+    whose = "The published" if paper.published else "The paper's"
     return (
-        f"The paper's {paper.title} does not use the label(s) {', '.join(unknown)} "
-        f"(its labels: {', '.join(sorted(paper.labels))}): those positions have no paper value."
+        f"{whose} {paper.title} does not use the label(s) {', '.join(unknown)} "
+        f"(its labels: {', '.join(sorted(paper.labels))}): those positions have no {paper.noun} value."
     )
 
 
-def _training(runs: pd.DataFrame) -> str:
-    """Epochs per kind of run and the number of training and test images, as recorded."""
+def source_note(paper: PaperTable, positions: list[tuple[Row, str]], metric: str) -> str:
+    """Where the reference values of the shown positions come from: the source of most of them, then the others
+    with the methods (and, where a method's values come from several sources, the pairs) they cover."""
+    by_source: dict[str, list[tuple[Row, str]]] = {}
+    for row, column in positions:
+        if (source := paper.source(row.key(column), metric)) is not None:
+            by_source.setdefault(source, []).append((row, column))
+    text = f"{paper.noun.capitalize()} values: {paper.title}, as printed"
+    if not by_source:
+        return f"{text} (none for these positions)."
+    main = max(by_source, key=lambda source: len(by_source[source]))
+    exceptions = []
+    for source, shown in by_source.items():
+        if source == main:
+            continue
+        covered = []
+        for column in dict.fromkeys(c for _, c in shown):
+            rows = [row for row, c in shown if c == column]
+            everywhere = all(row in rows for row, c in positions if c == column and paper.source(row.key(c), metric))
+            covered.append(column if everywhere else f"{column} of {', '.join(r.label for r in rows)}")
+        exceptions.append(f"{', '.join(covered)} from the {source}")
+    return f"{text}, from the {main}" + (f"; {'; '.join(exceptions)}" if exceptions else "") + "."
+
+
+def _training(runs: pd.DataFrame, recipe: Recipe) -> str:
+    """Epochs per kind of run and the number of training and test images, as recorded; the recipe as resolved."""
     epochs = [
         f"{kind}s {_listing(runs.loc[runs['kind'] == kind, 'epochs'])} epochs"
         for kind in ("teacher", "student")
         if (runs["kind"] == kind).any()
     ]
     images = f"{_listing(runs['train_size'])} training and {_listing(runs['test_size'])} test images"
-    return f"Training: {', '.join(epochs)}; {images}."
+    return f"Training: {', '.join(epochs)}; {images}. Recipe: {describe_recipe(recipe)}."
 
 
-def caption(suite: SuiteView, results: CellTable, paper: PaperTable | None, metrics: list[str]) -> list[str]:
-    """Sentences stating what the numbers are: accuracy, epoch, profile, training, data, seeds, the paper's table."""
-    runs = results.runs
-    epoch = (
-        "the best epoch (the highest test accuracy over all epochs, as the official code reports)"
-        if results.epoch_rule == "best"
-        else "the last epoch"
+def describe_recipe(recipe: Recipe) -> str:
+    """The recipe in words: epochs, optimiser, batch, and the learning-rate schedule."""
+    nesterov = ", Nesterov" if recipe.nesterov else ""
+    schedule = (
+        f"x{recipe.lr_factor:g} after epoch{'s' if len(recipe.milestones) > 1 else ''} "
+        + ", ".join(map(str, recipe.milestones))
+        if recipe.milestones
+        else "constant"
     )
+    reset = "; optimiser re-created every epoch" if recipe.reset_momentum_each_epoch else ""
+    return (
+        f"{recipe.epochs} epochs of SGD (momentum {recipe.momentum:g}{nesterov}, "
+        f"weight decay {recipe.weight_decay:g}), batch {recipe.batch_size}, lr {recipe.lr:g} {schedule}{reset}"
+    )
+
+
+def _teachers(results: CellTable, suite: SuiteView) -> str:
+    """A sentence on teachers supplied as checkpoints (empty when every teacher was trained by the suite)."""
+    supplied = sorted({row.teacher for row in suite.pairs if row.teacher and results.supplied_teacher(row.teacher)})
+    if not supplied:
+        return ""
+    return (
+        f"Teacher {', '.join(supplied)}: a supplied checkpoint (the suite's teacher_checkpoints), not trained here; "
+        "its top-1 is the one measured when the students loaded it."
+    )
+
+
+def caption(
+    suite: SuiteView, results: CellTable, paper: PaperTable | None, metrics: list[str], single_seed: bool
+) -> tuple[str, list[str]]:
+    """One sentence stating what the numbers are, then the notes: training, recipe, data, seeds, marks."""
+    runs = results.runs
+    epoch = "the best epoch" if results.epoch_rule == "best" else "the last epoch"
     accuracy = " and ".join(METRIC_TITLES[m] for m in metrics)
-    sentences = [
-        f"Test {accuracy} accuracy (%) at {epoch}; mean ± sample standard deviation over seeds, "
-        "n = number of successful seeds.",
-        f"Suite {suite.name}, profile {suite.profile or 'none (no runs yet)'}.",
-    ]
+    spread = "one seed per cell" if single_seed else "mean ± sample standard deviation over seeds (n: successful seeds)"
+    profile = suite.profile or "none (no runs yet)"
+    sentence = f"Test {accuracy} accuracy (%) at {epoch} of suite {suite.name}, profile {profile}: {spread}."
+    notes = []
+    if results.epoch_rule == "best":
+        notes.append("Best epoch: the highest test accuracy over all epochs, as the official code reports.")
     if not runs.empty:
-        sentences.append(_training(runs))
-    sentences.append(data_description(runs, suite.dataset, paper))
+        notes.append(_training(runs, suite.recipe))
+    notes.append(data_description(runs, suite.dataset, paper))
     seeds = f"Seeds: {_listing(runs['seed'])}" if not runs.empty else "Seeds: none run"
-    sentences.append(f"{seeds} (the suite declares {', '.join(map(str, suite.seeds)) or 'none'}).")
-    if paper is not None:
-        sentences.append(f"Paper values: {paper.title}, as printed.")
-        if note := unknown_labels(suite, paper):
-            sentences.append(note)
-    sentences.append(
+    notes.append(f"{seeds} (the suite declares {', '.join(map(str, suite.seeds)) or 'none'}).")
+    if note := _teachers(results, suite):
+        notes.append(note)
+    if paper is not None and (note := unknown_labels(suite, paper)):
+        notes.append(note)
+    if suite.baseline is not None:
+        base = suite.baseline
+        notes.append(f"Gain over {base}: a cell's mean minus the mean of {base} of the same student (points).")
+    notes += suite.notes
+    notes.append(
         "Bold: the best method of the row (Teacher excluded); — : no finished run; "
         "failed: every run of the cell failed."
     )
-    return sentences
+    return sentence, notes
