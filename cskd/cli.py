@@ -1,4 +1,7 @@
-"""The command-line interface: ``cskd list | train | run | report | check`` (also ``python -m cskd``)."""
+"""The command-line interface: ``cskd list | train | run | report | check | convert-checkpoint``.
+
+Also ``python -m cskd``.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ Typical use:
   cskd run table1 --profile quick        train every run of a suite (resumes; skips finished runs)
   cskd report table1 --profile quick     tables and plots against the paper's numbers in reports/
   cskd check results/ci/runs.csv --against reference/results/ci/runs.csv
+  cskd convert-checkpoint --from repdistiller --model crd_resnet56 ckpt_epoch_240.pth resnet56.pth
 """
 
 
@@ -70,7 +74,7 @@ def engine_options(args: argparse.Namespace, seed: int = 0) -> EngineOptions:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cskd.commands import list_command, run_command, train_command
+    from cskd.commands import convert_command, list_command, run_command, train_command
     from cskd.report import cli as report_cli
 
     parser = argparse.ArgumentParser(
@@ -83,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_command.add_parser(commands)
     report_cli.add_report_parser(commands)
     report_cli.add_check_parser(commands)
+    convert_command.add_parser(commands)
     return parser
 
 
