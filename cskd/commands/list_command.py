@@ -40,16 +40,19 @@ def list_models(args: argparse.Namespace) -> None:
     import torch
 
     from cskd.models import FAMILIES, count_parameters, create_model
+    from cskd.models.registry import PURPOSES
 
-    for family in FAMILIES:
-        rows = []
-        for name in family.names:
-            classes = args.num_classes or timm.models.get_pretrained_cfg_value(name, "num_classes")
-            with torch.device("meta"):  # shapes only: no memory, no initialisation
-                params = count_parameters(create_model(name, num_classes=classes))
-            rows.append((name, classes, f"{params / 1e6:.2f}M", params))
-        print(f"{family.title}\n  source: {family.source}")
-        print(tabulate(rows, headers=["model", "classes", "params", "exact"]), end="\n\n")
+    for purpose in PURPOSES:
+        print(f"== {purpose}\n")
+        for family in (f for f in FAMILIES if f.purpose == purpose):
+            rows = []
+            for name in family.names:
+                classes = args.num_classes or timm.models.get_pretrained_cfg_value(name, "num_classes")
+                with torch.device("meta"):  # shapes only: no memory, no initialisation
+                    params = count_parameters(create_model(name, num_classes=classes))
+                rows.append((name, classes, f"{params / 1e6:.2f}M", params))
+            print(f"{family.title}\n  source: {family.source}")
+            print(tabulate(rows, headers=["model", "classes", "params", "exact"]), end="\n\n")
     print("Any timm model name works too (timm.list_models()); width_multiplier=X thins every model above.")
 
 

@@ -25,7 +25,7 @@ from timm.models.inception_v3 import InceptionA, InceptionB, InceptionC, Incepti
 from torch import Tensor, nn
 
 from cskd.models.features import PRE_RELU_KEY
-from cskd.models.registry import build, check_width, model_cfg, register_family, reject_fixed_args
+from cskd.models.registry import PURPOSES, build, check_width, model_cfg, register_family, reject_fixed_args
 
 #: branches whose outputs a block concatenates, in order (timm's InceptionA/C/E ``_forward``)
 CONCATENATED_BRANCHES: dict[type[nn.Module], tuple[str, ...]] = {
@@ -157,7 +157,8 @@ def _cifar_inception_v3(pretrained: bool = False, width_multiplier: float = 1.0,
 
 MODEL_NAMES = register_family(
     __name__,
-    "CIFAR-10 InceptionV3 (issue 13)",
+    PURPOSES[1],
+    "InceptionV3 for CIFAR-10",
     "huyvnphan/PyTorch_CIFAR10 inception.py (3x3 stride-1 stem, 192 ch); timm InceptionV3 blocks",
     {"cifar_inception_v3": _cifar_inception_v3},
     {"cifar_inception_v3": model_cfg((3, 32, 32), 10, first_conv="Conv2d_1a_3x3.conv", classifier="fc", pool_size=7)},

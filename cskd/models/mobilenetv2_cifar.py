@@ -33,7 +33,15 @@ from timm.models.efficientnet import EfficientNet
 from torch import nn
 
 from cskd.models.features import LINEAR_STAGE, PRE_RELU_KEY
-from cskd.models.registry import build, check_width, model_cfg, register_family, reject_fixed_args, scaled_channels
+from cskd.models.registry import (
+    PURPOSES,
+    build,
+    check_width,
+    model_cfg,
+    register_family,
+    reject_fixed_args,
+    scaled_channels,
+)
 
 
 @dataclass(frozen=True)
@@ -148,7 +156,8 @@ def _cfg(spec: MobileNetV2Spec) -> dict:
 
 CIFAR_NAMES = register_family(
     __name__,
-    "CIFAR-10 MobileNetV2 (issue 13)",
+    PURPOSES[1],
+    "MobileNetV2 for CIFAR-10",
     "huyvnphan/PyTorch_CIFAR10 mobilenetv2.py (torchvision, CIFAR strides) with ReLU as kuangliu/pytorch-cifar; "
     "timm EfficientNet blocks",
     {
@@ -160,6 +169,7 @@ CIFAR_NAMES = register_family(
 ).names
 CRD_NAMES = register_family(
     __name__,
+    PURPOSES[2],
     "RepDistiller's CIFAR MobileNetV2",
     "HobbitLong/RepDistiller models/mobilenetv2.py (mobile_half: width 0.5, T=6); timm EfficientNet blocks",
     {"crd_mobilenetv2": _entrypoint("crd_mobilenetv2", CRD_MOBILENETV2, "RepDistiller's MobileNetV2 (width 0.5).")},

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from timm.models.resnet import BasicBlock, Bottleneck, ResNet
 from torch import nn
 
-from cskd.models.registry import build, check_width, model_cfg, register_family, scaled_channels
+from cskd.models.registry import PURPOSES, build, check_width, model_cfg, register_family, scaled_channels
 
 #: depth -> (residual block, blocks per stage), He et al. 2016, Table 1
 DEPTHS: dict[int, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, int, int, int]]] = {
@@ -94,13 +94,13 @@ def resnet_with_stem(
     layers: tuple[int, ...],
     planes: tuple[int, ...],
     half_stem: int,
-    variant: StemVariant,
+    stem: StemVariant,
     resnet_class: type[ResNet] = ResNet,
     zero_init_last: bool = False,
     **kwargs,
 ) -> ResNet:
     """timm's ResNet (or ``resnet_class``) with stages of ``planes`` and ``layers`` blocks, a stem of
-    ``2 * half_stem`` channels and ``variant``'s stem convolution and max-pool; ``kwargs`` go to the class."""
+    ``2 * half_stem`` channels and ``stem``'s convolution and max-pool; ``kwargs`` go to the class."""
     model = resnet_class(
         block=block,
         layers=layers,
@@ -114,25 +114,25 @@ def resnet_with_stem(
     model.conv1 = nn.Conv2d(
         model.in_chans,
         reference.numel(),
-        kernel_size=variant.conv_kernel,
-        stride=variant.conv_stride,
-        padding=variant.conv_kernel // 2,
+        kernel_size=stem.conv_kernel,
+        stride=stem.conv_stride,
+        padding=stem.conv_kernel // 2,
         bias=False,
         device=reference.device,
         dtype=reference.dtype,
     )
     nn.init.kaiming_normal_(model.conv1.weight, mode="fan_out", nonlinearity="relu")  # timm's rule for every conv
-    if variant.pool_stride is None:
+    if stem.pool_stride is None:
         model.maxpool = nn.Identity()
     else:
-        model.maxpool = nn.MaxPool2d(kernel_size=3, stride=variant.pool_stride, padding=1)
-    for info, reduction in zip(model.feature_info, variant.stage_reductions, strict=False):
+        model.maxpool = nn.MaxPool2d(kernel_size=3, stride=stem.pool_stride, padding=1)
+    for info, reduction in zip(model.feature_info, stem.stage_reductions, strict=False):
         info["reduction"] = reduction
     return model
 
 
-def build_paper_resnet(*, depth: int, width: float, variant: StemVariant, **kwargs) -> ResNet:
-    """timm's ResNet of ``depth`` at width factor ``width`` with ``variant``'s stem; ``kwargs`` go to
+def build_paper_resnet(*, depth: int, width: float, stem: StemVariant, **kwargs) -> ResNet:
+    """timm's ResNet of ``depth`` at width factor ``width`` with ``stem``'s stem; ``kwargs`` go to
     :class:`~timm.models.resnet.ResNet` (``num_classes``, ``drop_rate``, ``zero_init_last``, ...)."""
     fixed = sorted(set(kwargs) & set(ARCHITECTURE_ARGS))
     if fixed:
@@ -146,13 +146,13 @@ def build_paper_resnet(*, depth: int, width: float, variant: StemVariant, **kwar
         layers=layers,
         planes=tuple(scaled_channels(planes, width) for planes in BASE_PLANES),
         half_stem=scaled_channels(BASE_PLANES[0] // 2, width),
-        variant=variant,
+        stem=stem,
         **kwargs,
     )
 
 
 def _create(name: str, variant: StemVariant, depth: int, width: float, pretrained: bool, kwargs: dict) -> ResNet:
-    return build(build_paper_resnet, name, pretrained, depth=depth, width=width, variant=variant, **kwargs)
+    return build(build_paper_resnet, name, pretrained, depth=depth, width=width, stem=variant, **kwargs)
 
 
 def _generic_entrypoint(name: str, variant: StemVariant, depth: int) -> Callable[..., ResNet]:
@@ -187,15 +187,16 @@ def _register(variant: StemVariant, title: str, source: str) -> tuple[str, ...]:
     cfg = model_cfg(
         variant.input_size, variant.default_classes, first_conv="conv1", classifier="fc", pool_size=final_size
     )
-    return register_family(__name__, title, source, entrypoints, dict.fromkeys(entrypoints, cfg)).names
+    purpose = PURPOSES[1] if variant is IMAGENET else PURPOSES[0]
+    return register_family(__name__, purpose, title, source, entrypoints, dict.fromkeys(entrypoints, cfg)).names
 
 
 _PAPER = "Chen et al. ECCV 2020 (ResNet18-152, all channels x width); timm ResNet"
 #: the names this module registers in timm, sorted
 MODEL_NAMES: tuple[str, ...] = tuple(
     sorted(
-        _register(CIFAR, "the paper's ResNets, CIFAR stem", f"{_PAPER}; the paper's 3x3 stride-1 stem")
-        + _register(TINY_IMAGENET, "the paper's ResNets, Tiny ImageNet stem", f"{_PAPER}; our 64 px stem")
-        + _register(IMAGENET, "ResNets, ImageNet stem (CUB)", f"{_PAPER}; He et al. 2016 7x7 stem")
+        _register(CIFAR, "ResNets, CIFAR stem", f"{_PAPER}; the paper's 3x3 stride-1 stem")
+        + _register(TINY_IMAGENET, "ResNets, Tiny ImageNet stem", f"{_PAPER}; our 64 px stem")
+        + _register(IMAGENET, "ResNets, ImageNet stem (CUB-200-2011)", f"{_PAPER}; He et al. 2016's 7x7 stem")
     )
 )

@@ -8,6 +8,7 @@ defines one entry point per name and registers them here, so that ``timm.create_
 from __future__ import annotations
 
 import math
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -16,11 +17,15 @@ from typing import Any
 from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from torch import nn
 
+#: what the families are for, in the order ``cskd list models`` shows them
+PURPOSES = ("the paper's models", "the authors' extra results (issue 13)", "the CRD benchmark (issue 14)")
+
 
 @dataclass(frozen=True)
 class ModelFamily:
-    """Names registered together, with where their definition comes from."""
+    """Names registered together, what they are for (one of :data:`PURPOSES`) and where their definition comes from."""
 
+    purpose: str
     title: str
     source: str
     names: tuple[str, ...]
@@ -28,6 +33,11 @@ class ModelFamily:
 
 #: every family registered so far, in registration order
 FAMILIES: list[ModelFamily] = []
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key that orders the numbers inside names by value (resnet8 < resnet14 < resnet110)."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
 
 
 def model_cfg(
@@ -54,6 +64,7 @@ def build(builder: Callable[..., nn.Module], name: str, pretrained: bool, /, **k
 
 def register_family(
     module_name: str,
+    purpose: str,
     title: str,
     source: str,
     entrypoints: Mapping[str, Callable[..., nn.Module]],
@@ -63,13 +74,15 @@ def register_family(
 
     timm reads a name's config from the ``default_cfgs`` of the entry point's module, so the configs are added there.
     """
+    if purpose not in PURPOSES:
+        raise ValueError(f"purpose must be one of {PURPOSES}, got {purpose!r}")
     module = sys.modules[module_name]
     module.default_cfgs = {**getattr(module, "default_cfgs", {}), **generate_default_cfgs(dict(cfgs))}
     for name, entrypoint in entrypoints.items():
         entrypoint.__name__ = entrypoint.__qualname__ = name
         entrypoint.__module__ = module_name
         register_model(entrypoint)
-    family = ModelFamily(title, source, tuple(sorted(entrypoints)))
+    family = ModelFamily(purpose, title, source, tuple(sorted(entrypoints, key=natural_key)))
     FAMILIES.append(family)
     return family
 

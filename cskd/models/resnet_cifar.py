@@ -30,7 +30,15 @@ from timm.models.resnet import BasicBlock, Bottleneck, ResNet
 from torch import Tensor
 
 from cskd.models.paper_resnet import StemVariant, resnet_with_stem
-from cskd.models.registry import build, check_width, model_cfg, register_family, reject_fixed_args, scaled_channels
+from cskd.models.registry import (
+    PURPOSES,
+    build,
+    check_width,
+    model_cfg,
+    register_family,
+    reject_fixed_args,
+    scaled_channels,
+)
 
 #: the stem of every model here: 3x3 convolution of stride 1, no max-pool, 32x32 input
 CIFAR_NO_POOL = StemVariant("crd", 3, 1, None, (3, 32, 32), 100, "32x32 input (3x3 stride-1 stem, no max-pool)")
@@ -98,7 +106,7 @@ def build_crd_resnet(*, name: str, width_multiplier: float, **kwargs) -> ResNet:
         layers=layers,
         planes=tuple(scaled_channels(p, width) for p in planes),
         half_stem=scaled_channels(stem // 2, width),
-        variant=CIFAR_NO_POOL,
+        stem=CIFAR_NO_POOL,
         resnet_class=StagedResNet if len(layers) != 4 else ResNet,
         **kwargs,
     )
@@ -117,6 +125,7 @@ def _entrypoint(name: str) -> Callable[..., ResNet]:
 
 MODEL_NAMES = register_family(
     __name__,
+    PURPOSES[2],
     "RepDistiller's CIFAR ResNets",
     "HobbitLong/RepDistiller models/resnet.py, resnetv2.py (ResNet50); timm ResNet blocks",
     {name: _entrypoint(name) for name in ARCHITECTURES},

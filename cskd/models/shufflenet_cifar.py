@@ -35,7 +35,15 @@ import torch
 from timm.models._features import feature_take_indices
 from torch import Tensor, nn
 
-from cskd.models.registry import build, check_width, model_cfg, register_family, reject_fixed_args, scaled_channels
+from cskd.models.registry import (
+    PURPOSES,
+    build,
+    check_width,
+    model_cfg,
+    register_family,
+    reject_fixed_args,
+    scaled_channels,
+)
 
 
 def channel_shuffle(x: Tensor, groups: int) -> Tensor:
@@ -264,6 +272,7 @@ def _entrypoint(name: str, builder: Callable[..., CifarShuffleNet], doc: str) ->
 
 MODEL_NAMES = register_family(
     __name__,
+    PURPOSES[2],
     "RepDistiller's CIFAR ShuffleNets",
     "HobbitLong/RepDistiller models/ShuffleNetv1.py, ShuffleNetv2.py; our modules (timm has none)",
     {

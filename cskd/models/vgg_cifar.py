@@ -25,7 +25,15 @@ from timm.layers import ClassifierHead
 from timm.models.vgg import VGG
 from torch import nn
 
-from cskd.models.registry import build, check_width, model_cfg, register_family, reject_fixed_args, scaled_channels
+from cskd.models.registry import (
+    PURPOSES,
+    build,
+    check_width,
+    model_cfg,
+    register_family,
+    reject_fixed_args,
+    scaled_channels,
+)
 
 #: convolution widths per block: RepDistiller's cfg 'S', 'A', 'B', 'D', 'E' (models/vgg.py)
 CRD_BLOCKS: dict[str, tuple[tuple[int, ...], ...]] = {
@@ -127,13 +135,15 @@ def _crd_entrypoint(name: str) -> Callable[..., VGG]:
 
 CIFAR_NAMES = register_family(
     __name__,
-    "CIFAR-10 VGG11 (issue 13)",
+    PURPOSES[1],
+    "VGG11 with BatchNorm for CIFAR-10",
     "kuangliu/pytorch-cifar models/vgg.py (VGG11 + BN, Linear(512) head); timm VGG",
     {"cifar_vgg11_bn": _cifar_vgg11_bn},
     {"cifar_vgg11_bn": model_cfg((3, 32, 32), 10, first_conv="features.0", classifier="head.fc", pool_size=1)},
 ).names
 CRD_NAMES = register_family(
     __name__,
+    PURPOSES[2],
     "RepDistiller's CIFAR VGGs (BN)",
     "HobbitLong/RepDistiller models/vgg.py (vgg*_bn, 32x32 path); timm VGG",
     {name: _crd_entrypoint(name) for name in CRD_BLOCKS},

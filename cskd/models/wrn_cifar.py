@@ -27,7 +27,15 @@ from timm.models.resnetv2 import ResNetV2
 from torch import nn
 
 from cskd.models.features import PRE_RELU_KEY
-from cskd.models.registry import build, check_width, model_cfg, register_family, reject_fixed_args, scaled_channels
+from cskd.models.registry import (
+    PURPOSES,
+    build,
+    check_width,
+    model_cfg,
+    register_family,
+    reject_fixed_args,
+    scaled_channels,
+)
 
 #: our name -> (depth, widen factor), RepDistiller models/wrn.py
 ARCHITECTURES = {"crd_wrn_16_2": (16, 2), "crd_wrn_40_1": (40, 1), "crd_wrn_40_2": (40, 2)}
@@ -85,6 +93,7 @@ def _entrypoint(name: str) -> Callable[..., ResNetV2]:
 
 MODEL_NAMES = register_family(
     __name__,
+    PURPOSES[2],
     "RepDistiller's wide ResNets",
     "HobbitLong/RepDistiller models/wrn.py; timm ResNetV2 PreActBasic blocks",
     {name: _entrypoint(name) for name in ARCHITECTURES},
