@@ -1,4 +1,7 @@
-"""The command-line interface: ``cskd list | data | train | run | status | report | check`` (or ``python -m cskd``)."""
+"""The command-line interface: ``cskd list | data | train | run | status | report | check | convert-checkpoint``.
+
+Also ``python -m cskd``.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ Typical use:
   cskd status table1                     every run: done, running, queued, failed, to do
   cskd report table1 --profile quick     tables and plots against the paper's numbers in reports/
   cskd check results/ci/runs.csv --against reference/results/ci/runs.csv
+  cskd convert-checkpoint --from repdistiller --model crd_resnet56 ckpt_epoch_240.pth resnet56.pth
 """
 
 
@@ -93,7 +97,7 @@ def add_results_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cskd.commands import data_command, list_command, run_command, status_command, train_command
+    from cskd.commands import convert_command, data_command, list_command, run_command, status_command, train_command
     from cskd.report import cli as report_cli
 
     parser = argparse.ArgumentParser(
@@ -108,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     status_command.add_parser(commands)
     report_cli.add_report_parser(commands)
     report_cli.add_check_parser(commands)
+    convert_command.add_parser(commands)
     return parser
 
 

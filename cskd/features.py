@@ -1,8 +1,9 @@
 """What a model exposes to a distillation method, and its static shape description.
 
-Every method sees a model only through :class:`Features`: the outputs of the residual stages (feature maps), the
-pooled embedding before the classifier, and the logits, all from a single forward pass. They are produced by
-:func:`cskd.models.features.extract_features`, which works for any timm model with ``forward_intermediates``.
+Every method sees a model only through :class:`Features`: the outputs of the model's stages (feature maps: the stem,
+then each stage), the pooled embedding before the classifier, and the logits, all from a single forward pass. They
+are produced by :func:`cskd.models.features.extract_features`, which works for any timm model with
+``forward_intermediates``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from torch import Tensor
 class Features:
     """One forward pass of a model.
 
-    stages: stage outputs, shallow to deep, each ``[B, C_i, H_i, W_i]`` (after the stage's final activation).
+    stages: stage outputs, shallow to deep, each ``[B, C_i, H_i, W_i]`` (after the stage's final activation, if it
+        has one: MobileNetV2's linear bottlenecks and the pre-activation wide ResNets' residual sums have none).
     embedding: the pooled pre-logit vector ``[B, D]``.
     logits: the classifier output ``[B, K]``.
-    pre_relu: the same stage outputs taken before the stage's final ReLU, only when asked for (AB needs them).
+    pre_relu: each stage's map before its ReLU, only when asked for (AB needs them); the rules per architecture are
+        in :mod:`cskd.models.features`.
     """
 
     stages: list[Tensor]

@@ -1,4 +1,4 @@
-"""The paper's ResNets (timm registry) and the feature helper that every distillation method relies on."""
+"""The paper's ResNets (timm registry, three stems) and the feature helper that every distillation method relies on."""
 
 from __future__ import annotations
 
@@ -21,21 +21,21 @@ THIN = 1 / 8
 def expected_family() -> list[tuple[str, str, int, float]]:
     return [
         (f"{prefix}_resnet{depth}{suffix}", prefix, depth, width)
-        for prefix in ("cifar", "tin")
+        for prefix in ("cifar", "tin", "in")
         for depth in DEPTH_BLOCKS
         for suffix, width in WIDTH_SUFFIXES.items()
     ]
 
 
-def analytic_parameter_count(depth: int, planes: tuple[int, ...], num_classes: int) -> int:
-    """Parameters of a ResNet with a 3x3 stem of ``planes[0]`` channels, counted from He et al. 2016 by hand:
-    conv weights + BatchNorm gain and bias, a 1x1 projection where a block changes shape, a linear head."""
+def analytic_parameter_count(depth: int, planes: tuple[int, ...], num_classes: int, stem_kernel: int = 3) -> int:
+    """Parameters of a ResNet with a ``stem_kernel`` stem of ``planes[0]`` channels, counted from He et al. 2016 by
+    hand: conv weights + BatchNorm gain and bias, a 1x1 projection where a block changes shape, a linear head."""
 
     def conv_bn(cin: int, cout: int, kernel: int) -> int:
         return cin * cout * kernel * kernel + 2 * cout
 
     kind, layers = DEPTH_BLOCKS[depth]
-    total = conv_bn(3, planes[0], 3)
+    total = conv_bn(3, planes[0], stem_kernel)
     cin = planes[0]
     for stage, (blocks, p) in enumerate(zip(layers, planes, strict=True)):
         for index in range(blocks):
@@ -67,19 +67,20 @@ def test_every_model_trains_and_exposes_its_stages(name: str, prefix: str, depth
     torch.manual_seed(0)
     model = create_model(name, num_classes=10, width_multiplier=THIN)
     _, size, _ = model.pretrained_cfg["input_size"]
-    x = torch.randn(2, 3, size, size)
-    labels = torch.tensor([3, 7])
+    x = torch.randn(1 if prefix == "in" else 2, 3, size, size)
+    labels = torch.tensor([3, 7])[: len(x)]
 
     features = extract_features(model.train(), x, pre_relu=True)
 
     expansion = 4 if DEPTH_BLOCKS[depth][0] == "bottleneck" else 1
     planes = [int(base * width * THIN) for base in (64, 128, 256, 512)]
     assert [s.shape[1] for s in features.stages] == [planes[0]] + [p * expansion for p in planes]
-    stem_size = 32 if prefix == "cifar" else 64
-    assert [s.shape[2] for s in features.stages] == [stem_size, 32, 16, 8, 4]
+    first = {"cifar": 32, "tin": 32, "in": 56}[prefix]  # the first stage's map size
+    stem_size = {"cifar": 32, "tin": 64, "in": 112}[prefix]
+    assert [s.shape[2] for s in features.stages] == [stem_size, first, first // 2, first // 4, first // 8]
     assert [info["reduction"] for info in model.feature_info] == [size // s.shape[2] for s in features.stages]
-    assert features.embedding.shape == (2, planes[3] * expansion)
-    assert features.logits.shape == (2, 10)
+    assert features.embedding.shape == (len(x), planes[3] * expansion)
+    assert features.logits.shape == (len(x), 10)
     assert relu_of_pre_relu_is_the_stage(features)
 
     loss = F.cross_entropy(features.logits, labels) + sum(pre.mean() for pre in features.pre_relu)
@@ -111,6 +112,20 @@ def test_parameter_counts_match_the_paper(name: str, num_classes: int, planes: t
     assert tenths in (count // 100_000, round(count / 100_000))
 
 
+@pytest.mark.parametrize(
+    ("depth", "torchvision_params"),
+    [(18, 11_689_512), (34, 21_797_672), (50, 25_557_032), (101, 44_549_160), (152, 60_192_808)],
+)
+def test_imagenet_stem_resnets_at_width_1_are_torchvisions(depth: int, torchvision_params: int):
+    """At width 1 with 1000 classes, in_resnet{depth} has torchvision's documented parameter count (its model
+    table's num_params) and the closed-form count with a 7x7 stem; thinner widths follow the same closed form."""
+    with torch.device("meta"):  # shapes only
+        count = count_parameters(create_model(f"in_resnet{depth}_w1", num_classes=1000))
+        half = count_parameters(create_model(f"in_resnet{depth}_w0_5", num_classes=200))
+    assert count == torchvision_params == analytic_parameter_count(depth, (64, 128, 256, 512), 1000, stem_kernel=7)
+    assert half == analytic_parameter_count(depth, (32, 64, 128, 256), 200, stem_kernel=7)
+
+
 def test_width_rounds_half_up_and_multiplier_multiplies_width():
     spec = feature_spec(create_model("cifar_resnet18", num_classes=10, width=0.3), (3, 32, 32))
     # 64, 128, 256, 512 x 0.3 = 19.2, 38.4, 76.8, 153.6; the stem is 2 x round(32 x 0.3 = 9.6)
@@ -122,8 +137,12 @@ def test_width_rounds_half_up_and_multiplier_multiplies_width():
 def test_default_config_and_init():
     cifar = timm.create_model("cifar_resnet50_w0_25")
     tiny = timm.create_model("tin_resnet18_w0_25")
+    cub = timm.create_model("in_resnet18_w0_25")
     assert (cifar.num_classes, cifar.pretrained_cfg["input_size"]) == (10, (3, 32, 32))
     assert (tiny.num_classes, tiny.pretrained_cfg["input_size"]) == (200, (3, 64, 64))
+    assert (cub.num_classes, cub.pretrained_cfg["input_size"]) == (200, (3, 224, 224))
+    assert cub.pretrained_cfg["pool_size"] == (7, 7)
+    assert (cub.conv1.kernel_size, cub.conv1.stride, cub.maxpool.stride) == ((7, 7), (2, 2), 2)
     assert all(torch.equal(block.bn3.weight, torch.ones_like(block.bn3.weight)) for block in cifar.layer1)
     zeroed = timm.create_model("cifar_resnet50_w0_25", zero_init_last=True)
     assert all(not block.bn3.weight.any() for block in zeroed.layer1)
@@ -160,6 +179,26 @@ def test_pre_relu_on_a_model_without_relu_stages_fails_clearly_and_leaves_no_hoo
         torch.testing.assert_close(extract_features(model, x).logits, model(x))
         with pytest.raises(ValueError, match=r"no nn\.ReLU"):
             extract_features(model, x, pre_relu=True)
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
+
+
+def test_pre_relu_rules_declared_in_feature_info_are_checked():
+    model = create_model("crd_resnet8", num_classes=10, width_multiplier=0.25).eval()
+    x = torch.randn(1, 3, 32, 32)
+    rules = [
+        (["layer1.0.conv1"], "not an nn.ReLU"),
+        ("bogus", "must be 'linear' or a non-empty list"),
+        (["act1", "layer1.0.act1"], r"pre-ReLU map has shape \(1, 8, 32, 32\), the stage \(1, 4, 32, 32\)"),
+    ]
+    with torch.no_grad():
+        for rule, message in rules:
+            model.feature_info[1]["pre_relu"] = rule
+            with pytest.raises(ValueError, match=message):
+                extract_features(model, x, pre_relu=True)
+        model.feature_info[1]["pre_relu"] = "linear"
+        features = extract_features(model, x, pre_relu=True)
+    assert features.pre_relu[1] is features.stages[1]
+    assert torch.equal(torch.relu(features.pre_relu[2]), features.stages[2])
     assert not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
 
 

@@ -12,9 +12,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "list",
         help="list models, datasets, methods or suites",
-        description="List what cskd knows: the paper's models with parameter counts, the datasets (whether each is "
-        "present, missing or fetchable), the distillation methods with their hyper-parameters, or the suites with "
-        "their run counts.",
+        description="List what cskd knows: its model families with their sources and parameter counts, the datasets "
+        "(whether each is present, missing or fetchable), the distillation methods with their hyper-parameters, or "
+        "the suites with their run counts.",
     )
     parser.add_argument("what", choices=["models", "datasets", "methods", "suites"])
     parser.add_argument(
@@ -22,7 +22,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     add_mirror_argument(parser)
     parser.add_argument(
-        "--num-classes", type=int, default=10, help="for models: classifier size used to count parameters"
+        "--num-classes",
+        type=int,
+        default=None,
+        help="for models: classifier size used to count parameters (default: each model's own, that of the dataset "
+        "it is defined for)",
     )
     parser.set_defaults(func=run)
 
@@ -33,16 +37,25 @@ def run(args: argparse.Namespace) -> int:
 
 
 def list_models(args: argparse.Namespace) -> None:
+    import timm
+    import torch
     from tabulate import tabulate
 
-    from cskd.models import count_parameters, create_model, paper_model_names
+    from cskd.models import FAMILIES, count_parameters, create_model
+    from cskd.models.registry import PURPOSES
 
-    rows = []
-    for name in paper_model_names():
-        params = count_parameters(create_model(name, num_classes=args.num_classes))
-        rows.append((name, f"{params / 1e6:.2f}M", params))
-    print(tabulate(rows, headers=["model", f"params ({args.num_classes} classes)", "exact"]))
-    print("\nAny timm model name works too (timm.list_models()); width_multiplier=X thins the paper's models.")
+    for purpose in PURPOSES:
+        print(f"== {purpose}\n")
+        for family in (f for f in FAMILIES if f.purpose == purpose):
+            rows = []
+            for name in family.names:
+                classes = args.num_classes or timm.models.get_pretrained_cfg_value(name, "num_classes")
+                with torch.device("meta"):  # shapes only: no memory, no initialisation
+                    params = count_parameters(create_model(name, num_classes=classes))
+                rows.append((name, classes, f"{params / 1e6:.2f}M", params))
+            print(f"{family.title}\n  source: {family.source}")
+            print(tabulate(rows, headers=["model", "classes", "params", "exact"]), end="\n\n")
+    print("Any timm model name works too (timm.list_models()); width_multiplier=X thins every model above.")
 
 
 def list_datasets(args: argparse.Namespace) -> None:

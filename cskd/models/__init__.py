@@ -1,6 +1,9 @@
-"""Models: the paper's ResNets in timm's registry, any timm model by name, and the feature helper.
+"""Models: cskd's families in timm's registry, any timm model by name, and the feature helper.
 
-Importing this package registers the paper's models (``cifar_resnet*``, ``tin_resnet*``) in timm.
+Importing this package registers every family in timm (see :data:`FAMILIES`): the paper's ResNets
+(``cifar_resnet*``, ``tin_resnet*``, ``in_resnet*``), the CIFAR-10 models of the authors' extra results
+(``cifar_inception_v3``, ``cifar_mobilenetv2``, ``cifar_vgg11_bn``) and RepDistiller's CIFAR models of the CRD
+benchmark (``crd_*``).
 """
 
 from __future__ import annotations
@@ -10,12 +13,22 @@ import difflib
 import timm
 from torch import nn
 
+# the family modules register their names in timm on import
+from cskd.models import (  # noqa: F401
+    inception_cifar,
+    mobilenetv2_cifar,
+    paper_resnet,
+    resnet_cifar,
+    shufflenet_cifar,
+    vgg_cifar,
+    wrn_cifar,
+)
 from cskd.models.features import count_parameters, extract_features, feature_spec
-from cskd.models.paper_resnet import MODEL_NAMES
+from cskd.models.registry import FAMILIES, ModelFamily
 
 
 def create_model(name: str, num_classes: int, **kwargs) -> nn.Module:
-    """``timm.create_model(name, num_classes=num_classes, **kwargs)`` for the paper's models and every timm model.
+    """``timm.create_model(name, num_classes=num_classes, **kwargs)`` for cskd's models and every timm model.
 
     An unknown name raises :class:`ValueError` listing the closest registered names.
     """
@@ -25,19 +38,33 @@ def create_model(name: str, num_classes: int, **kwargs) -> nn.Module:
 
 
 def _model_name_hint(name: str) -> str:
-    """The timm names closest to ``name``; when none is close, the paper's names (not all ~1300 timm names)."""
+    """The timm names closest to ``name``; when none is close, cskd's names (not all ~1300 timm names)."""
     # imported here: the methods package imports every method module, which may import this package
     from cskd.methods.base import close_names
 
     every_name = timm.list_models()
     if difflib.get_close_matches(name, every_name, n=1, cutoff=0.4):  # the cutoff close_names uses
         return close_names(name, every_name)
-    return f"{close_names(name, paper_model_names())}; or any timm model, see timm.list_models()"
+    return f"{close_names(name, model_names())}; or any timm model, see timm.list_models()"
+
+
+def model_names() -> list[str]:
+    """Every name this package registers in timm, sorted."""
+    return sorted(name for family in FAMILIES for name in family.names)
 
 
 def paper_model_names() -> list[str]:
-    """The names this package registers in timm (the paper's ResNet family), sorted."""
-    return list(MODEL_NAMES)
+    """The paper's ResNet family (``cifar_resnet*``, ``tin_resnet*``, ``in_resnet*``), sorted."""
+    return list(paper_resnet.MODEL_NAMES)
 
 
-__all__ = ["count_parameters", "create_model", "extract_features", "feature_spec", "paper_model_names"]
+__all__ = [
+    "FAMILIES",
+    "ModelFamily",
+    "count_parameters",
+    "create_model",
+    "extract_features",
+    "feature_spec",
+    "model_names",
+    "paper_model_names",
+]
