@@ -20,23 +20,42 @@ SERIAL_BELOW = 2000  # smaller jobs are decoded in this process: starting worker
 MAX_WORKERS = 8
 
 
-def _read_rgb(path: str, size: tuple[int, int] | None) -> np.ndarray:
+#: how an image is brought to ``size`` x ``size``: "stretch" resizes both sides to ``size``; "centre" resizes the
+#: shorter side to ``size`` (the longer in proportion, truncated) and keeps the centre square, exactly torchvision's
+#: ``Resize(size)`` then ``CenterCrop(size)`` on PIL images
+FITS = ("stretch", "centre")
+
+
+def _read_rgb(path: str, size: tuple[int, int] | None, fit: str = "stretch") -> np.ndarray:
     """One image as uint8 ``[H, W, 3]``; resized to ``size`` (width, height) with Pillow's bilinear filter, which
-    antialiases when shrinking, the filter torchvision's ``Resize`` applies to PIL images."""
+    antialiases when shrinking, the filter torchvision's ``Resize`` applies to PIL images (``fit``: see FITS)."""
     with Image.open(path) as image:
         rgb = image.convert("RGB")
-    if size is not None and rgb.size != size:
+    if size is not None and fit == "centre":
+        rgb = _shorter_side_centre(rgb, size[0])
+    elif size is not None and rgb.size != size:
         rgb = rgb.resize(size, Image.Resampling.BILINEAR)
     return np.asarray(rgb)
 
 
-def _decode_chunk(task: tuple[list[str], tuple[int, int] | None, tuple[int, int]]) -> np.ndarray:
+def _shorter_side_centre(rgb: Image.Image, side: int) -> Image.Image:
+    """torchvision's ``Resize(side)`` (shorter side to ``side``, longer ``int(side * long / short)``) then
+    ``CenterCrop(side)`` (offsets ``round((length - side) / 2)``, half to even)."""
+    width, height = rgb.size
+    resized = (side, int(side * height / width)) if width <= height else (int(side * width / height), side)
+    if resized != rgb.size:
+        rgb = rgb.resize(resized, Image.Resampling.BILINEAR)
+    left, top = round((resized[0] - side) / 2), round((resized[1] - side) / 2)
+    return rgb.crop((left, top, left + side, top + side))
+
+
+def _decode_chunk(task: tuple[list[str], tuple[int, int] | None, tuple[int, int], str]) -> np.ndarray:
     """Decode a chunk of files into ``[n, H, W, 3]``; every image must come out at ``shape`` (height, width)."""
-    paths, size, shape = task
+    paths, size, shape, fit = task
     out = np.empty((len(paths), *shape, 3), dtype=np.uint8)
     for i, path in enumerate(paths):
         try:
-            pixels = _read_rgb(path, size)
+            pixels = _read_rgb(path, size, fit)
         except OSError as error:  # Pillow's UnidentifiedImageError and truncated files are OSErrors
             raise DatasetIntegrityError(f"cannot decode image {path}: {error}") from None
         if pixels.shape[:2] != shape:
@@ -54,17 +73,20 @@ def decode_workers() -> int:
     return max(1, min(available, MAX_WORKERS))
 
 
-def decode_images(paths: Sequence[Path], size: int | None, desc: str) -> torch.Tensor:
+def decode_images(paths: Sequence[Path], size: int | None, desc: str, fit: str = "stretch") -> torch.Tensor:
     """Decode ``paths`` into a uint8 tensor ``[N, 3, H, W]``, in order.
 
-    ``size``: resize every image to ``size`` x ``size``; ``None`` keeps the stored size, which must then be the same
-    for every image. Large jobs run on a pool of worker processes (forked on Linux, so workers need no re-import).
+    ``size``: bring every image to ``size`` x ``size`` as ``fit`` says (see FITS); ``None`` keeps the stored size,
+    which must then be the same for every image. Large jobs run on a pool of worker processes (forked on Linux, so
+    workers need no re-import).
     """
     if not paths:
         raise ValueError(f"{desc}: no images to decode")
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
     target = (size, size) if size is not None else None
     shape = (size, size) if size is not None else _read_rgb(str(paths[0]), None).shape[:2]
-    tasks = [([str(p) for p in paths[i : i + CHUNK]], target, shape) for i in range(0, len(paths), CHUNK)]
+    tasks = [([str(p) for p in paths[i : i + CHUNK]], target, shape, fit) for i in range(0, len(paths), CHUNK)]
     out = np.empty((len(paths), *shape, 3), dtype=np.uint8)
     workers = decode_workers() if len(paths) >= SERIAL_BELOW else 1
     with tqdm(total=len(paths), desc=desc, unit="img", leave=False, disable=None) as bar:
