@@ -9,6 +9,7 @@ and key it concerns.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,14 @@ class ModelRef:
 
 @dataclass(frozen=True)
 class Pair:
+    """A row of the table: a teacher and a student label, with this pair's own method settings: ``method_args``
+    (method label -> options overriding the suite's, e.g. DKD's per-pair beta) and ``skip_methods`` (labels not run
+    on this pair, e.g. a method the benchmark does not publish for it)."""
+
     teacher: str
     student: str
+    method_args: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False)
+    skip_methods: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,7 @@ class Suite:
     test_subset: int | None
     teacher_checkpoints: dict[str, TeacherCheckpoint]
     profiles: dict[str, Profile]
+    model_recipes: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> recipe overrides for its runs
 
     def profile(self, name: str | None) -> Profile:
         if name is None or name == "full":
@@ -119,6 +127,13 @@ class Suite:
     def width_multiplier(self, profile: Profile, label: str) -> float:
         factor = profile.width_multiplier
         return float(factor.get(label, 1.0)) if isinstance(factor, dict) else float(factor)
+
+    def recipe_for(self, label: str, profile: Profile) -> Recipe:
+        """The recipe of a run training model ``label``: the suite's, then the model's own overrides (``recipe:`` in
+        its ``models`` entry), then the profile's, scaled to the profile's epochs."""
+        values = {**self.recipe.to_dict(), **self.model_recipes.get(label, {}), **profile.recipe}
+        recipe = Recipe.from_dict(values)
+        return recipe.scaled_to(profile.epochs) if profile.epochs is not None else recipe
 
 
 def suite_paths() -> list[Path]:
@@ -193,16 +208,17 @@ def load_suite(name_or_path: str | Path) -> Suite:
     for key in raw:
         if key not in known:
             raise read.fail(str(key), f"unknown key ({close_names(str(key), sorted(known))})")
-    models = _read_models(read, read.get(raw, "models", "", dict))
+    try:
+        recipe = Recipe.from_dict(read.get(raw, "recipe", "", dict))
+    except (TypeError, ValueError) as error:
+        raise read.fail("recipe", str(error)) from None
+    models, model_recipes = _read_models(read, read.get(raw, "models", "", dict), recipe)
     teachers = _read_teachers(read, read.get(raw, "teachers", "", list, default=[]), models)
     pairs = _read_pairs(
         read, read.get(raw, "pairs", "", list, default=[] if teachers else ...), models, "pairs", not teachers
     )
     methods = _read_methods(read, read.get(raw, "methods", "", dict, default={} if not pairs else ...), bool(pairs))
-    try:
-        recipe = Recipe.from_dict(read.get(raw, "recipe", "", dict))
-    except (TypeError, ValueError) as error:
-        raise read.fail("recipe", str(error)) from None
+    _check_pair_methods(read, pairs, methods, "pairs")
     paper_table = read.get(raw, "paper_table", "", (str, int), default=None)
     suite = Suite(
         name=read.get(raw, "name", "", str, default=path.stem),
@@ -221,26 +237,44 @@ def load_suite(name_or_path: str | Path) -> Suite:
         test_subset=read.get(raw, "test_subset", "", int, default=None),
         teacher_checkpoints=_read_checkpoints(read, read.get(raw, "teacher_checkpoints", "", dict, default={}), models),
         profiles={},
+        model_recipes=model_recipes,
     )
     profiles = read.get(raw, "profiles", "", dict, default={})
     return dataclasses.replace(suite, profiles={n: _read_profile(read, n, v, suite) for n, v in profiles.items()})
 
 
-def _read_models(read: _Reader, raw: dict) -> dict[str, ModelRef]:
-    models = {}
+MODEL_KEYS = ("model", "kwargs", "recipe")
+PAIR_KEYS = ("teacher", "student", "method_args", "skip_methods")
+
+
+def _read_models(read: _Reader, raw: dict, recipe: Recipe) -> tuple[dict[str, ModelRef], dict[str, dict[str, Any]]]:
+    """The models by label, and the recipe overrides of the models that declare some."""
+    models, recipes = {}, {}
     for label, value in raw.items():
         where = f"models.{label}"
         if isinstance(value, str):
             value = {"model": value}
         if not isinstance(value, dict):
-            raise read.fail(where, f"expected a timm model name or {{model: NAME, kwargs: {{...}}}}, got {value!r}")
+            raise read.fail(
+                where, f"expected a timm model name or {{model: NAME, kwargs: {{...}}, recipe: {{...}}}}, got {value!r}"
+            )
+        for key in value:
+            if key not in MODEL_KEYS:
+                raise read.fail(f"{where}.{key}", f"unknown key ({close_names(str(key), list(MODEL_KEYS))})")
         name = read.get(value, "model", f"{where}.", str)
         import cskd.models  # noqa: F401  (registers the paper's models with timm)
 
         if name not in timm.list_models():
             raise read.fail(f"{where}.model", f"unknown model {name!r} ({close_names(name, timm.list_models())})")
         models[str(label)] = ModelRef(name, read.get(value, "kwargs", f"{where}.", dict, default={}))
-    return models
+        overrides = read.get(value, "recipe", f"{where}.", dict, default={})
+        try:
+            Recipe.from_dict({**recipe.to_dict(), **overrides})
+        except (TypeError, ValueError) as error:
+            raise read.fail(f"{where}.recipe", str(error)) from None
+        if overrides:
+            recipes[str(label)] = overrides
+    return models, recipes
 
 
 def _read_pairs(read: _Reader, raw: list, models: dict[str, ModelRef], where: str, required: bool = True) -> list[Pair]:
@@ -251,7 +285,16 @@ def _read_pairs(read: _Reader, raw: list, models: dict[str, ModelRef], where: st
             item = {"teacher": item[0], "student": item[1]}
         if not isinstance(item, dict):
             raise read.fail(key, f"expected [TEACHER, STUDENT] or {{teacher: T, student: S}}, got {item!r}")
-        pair = Pair(read.get(item, "teacher", f"{key}.", str), read.get(item, "student", f"{key}.", str))
+        for name in item:
+            if name not in PAIR_KEYS:
+                raise read.fail(f"{key}.{name}", f"unknown key ({close_names(str(name), list(PAIR_KEYS))})")
+        skip = read.get(item, "skip_methods", f"{key}.", list, default=[])
+        pair = Pair(
+            read.get(item, "teacher", f"{key}.", str),
+            read.get(item, "student", f"{key}.", str),
+            method_args=read.get(item, "method_args", f"{key}.", dict, default={}),
+            skip_methods=tuple(str(label) for label in skip),
+        )
         for role, label in (("teacher", pair.teacher), ("student", pair.student)):
             if label not in models:
                 raise read.fail(f"{key}.{role}", f"unknown model label {label!r} ({close_names(label, list(models))})")
@@ -259,6 +302,26 @@ def _read_pairs(read: _Reader, raw: list, models: dict[str, ModelRef], where: st
     if required and not pairs:
         raise read.fail(where, "needs at least one teacher/student pair (or a teachers: list)")
     return pairs
+
+
+def _check_pair_methods(read: _Reader, pairs: Sequence[Pair], methods: list[MethodEntry], where: str) -> None:
+    """Each pair's ``method_args`` and ``skip_methods`` must name method labels of the suite, with valid options."""
+    entries = {m.label: m for m in methods}
+    for i, pair in enumerate(pairs):
+        for label in pair.skip_methods:
+            if label not in entries:
+                hint = close_names(label, list(entries))
+                raise read.fail(f"{where}[{i}].skip_methods", f"unknown method label {label!r} ({hint})")
+        for label, args in pair.method_args.items():
+            key = f"{where}[{i}].method_args.{label}"
+            if label not in entries:
+                raise read.fail(key, f"unknown method label ({close_names(str(label), list(entries))})")
+            if not isinstance(args, dict):
+                raise read.fail(key, f"expected a mapping of method options, got {args!r}")
+            try:
+                get_method(entries[label].name).check_options(args)
+            except UnknownMethodError as error:
+                raise read.fail(key, str(error)) from None
 
 
 def _read_teachers(read: _Reader, raw: list, models: dict[str, ModelRef]) -> list[str]:
@@ -335,7 +398,9 @@ def _read_profile(read: _Reader, name: str, raw: Any, suite: Suite) -> Profile:
             get_method(entry.name).check_options(args)
         except UnknownMethodError as error:
             raise read.fail(f"{where}method_args.{label}", str(error)) from None
-    pairs = raw.get("pairs")
+    pairs = None if raw.get("pairs") is None else _read_pairs(read, raw["pairs"], suite.models, f"{where}pairs")
+    if pairs is not None:
+        _check_pair_methods(read, pairs, suite.methods, f"{where}pairs")
     recipe = read.get(raw, "recipe", where, dict, default={})
     try:
         Recipe.from_dict({**suite.recipe.to_dict(), **recipe})
@@ -359,7 +424,7 @@ def _read_profile(read: _Reader, name: str, raw: Any, suite: Suite) -> Profile:
         test_subset=read.get(raw, "test_subset", where, int, default=None),
         width_multiplier=multiplier,
         seeds=None if seeds is None else tuple(_read_seeds(read, seeds, f"{where}seeds")),
-        pairs=None if pairs is None else tuple(_read_pairs(read, pairs, suite.models, f"{where}pairs")),
+        pairs=None if pairs is None else tuple(pairs),
         methods=None if methods is None else tuple(methods),
         method_args=method_args,
         recipe=recipe,
