@@ -20,7 +20,7 @@ from typing import Any
 
 from cskd.engine.recipe import Recipe
 from cskd.methods.base import close_names, get_method
-from cskd.suite import MethodEntry, ModelRef, Profile, Suite, SuiteError, TeacherCheckpoint
+from cskd.suite import MethodEntry, ModelRef, Pair, Profile, Suite, SuiteError, TeacherCheckpoint
 
 TEACHER_LABEL = "Teacher"
 FILTER_KEYS = ("kind", "teacher", "student", "method", "seed")
@@ -99,6 +99,18 @@ def dataset_alternatives(suite: Suite, profile_name: str | None = None) -> tuple
     return profile.dataset or suite.dataset
 
 
+def pair_settings(suite: Suite, pair: Pair) -> Pair:
+    """``pair`` with the suite's own settings for the same teacher and student merged in (a profile that lists
+    ``[T, S]`` keeps the suite's per-pair method arguments and skipped methods; its own win)."""
+    declared = next((p for p in suite.pairs if (p.teacher, p.student) == (pair.teacher, pair.student)), None)
+    if declared is None or declared is pair:
+        return pair
+    labels = dict.fromkeys([*declared.method_args, *pair.method_args])
+    args = {label: {**declared.method_args.get(label, {}), **pair.method_args.get(label, {})} for label in labels}
+    skip = tuple(dict.fromkeys([*declared.skip_methods, *pair.skip_methods]))
+    return Pair(pair.teacher, pair.student, method_args=args, skip_methods=skip)
+
+
 def expand(
     suite: Suite,
     profile_name: str | None = None,
@@ -120,7 +132,7 @@ def expand(
         dataset = alternatives[0]
     elif dataset not in alternatives:
         raise SuiteError(f"{suite.path}: dataset {dataset!r} is not one of the suite's ({', '.join(alternatives)})")
-    pairs = list(profile.pairs or suite.pairs)
+    pairs = [pair_settings(suite, p) for p in (profile.pairs or suite.pairs)]
     labels = profile.methods or [m.label for m in suite.methods]
     methods = [m for m in suite.methods if m.label in labels]
     seeds = list(seeds or profile.seeds or suite.seeds)
@@ -133,7 +145,6 @@ def expand(
         "normalization": suite.normalization,
         "train_subset": train_subset,
         "test_subset": test_subset,
-        "recipe": recipe,
     }
 
     def model(label: str) -> ModelRef:
@@ -146,7 +157,7 @@ def expand(
             "model": model(run["student"]).to_dict(),
             "method": run["method"].name,
             "args": run["method"].args,
-            "recipe": recipe.to_dict(),
+            "recipe": run["recipe"].to_dict(),
             "dataset": dataset,
             "subset": [train_subset, test_subset],
             "seed": run["seed"],
@@ -154,7 +165,7 @@ def expand(
         }
 
     def make(**run: Any) -> RunSpec:
-        run = {**common, **run}
+        run = {**common, "recipe": suite.recipe_for(run["student"], profile), **run}
         return RunSpec(run_id=_hash(config(run)), **run)
 
     teacher_runs: dict[str, RunSpec] = {}
@@ -176,9 +187,10 @@ def expand(
     for seed in seeds:
         for pair in pairs:
             for entry in methods:
-                method = MethodEntry(
-                    entry.label, entry.name, resolved_args(entry, profile.method_args.get(entry.label, {}))
-                )
+                if entry.label in pair.skip_methods:
+                    continue
+                overrides = {**pair.method_args.get(entry.label, {}), **profile.method_args.get(entry.label, {})}
+                method = MethodEntry(entry.label, entry.name, resolved_args(entry, overrides))
                 if not entry.uses_teacher:
                     run = make(
                         kind="student",

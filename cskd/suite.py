@@ -21,7 +21,7 @@ import dataclasses
 import functools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -105,8 +105,14 @@ class ModelRef:
 
 @dataclass(frozen=True)
 class Pair:
+    """A row of the table: a teacher and a student label, with this pair's own method settings: ``method_args``
+    (method label -> options overriding the suite's, e.g. DKD's per-pair beta) and ``skip_methods`` (labels not run
+    on this pair, e.g. a method the benchmark does not publish for it)."""
+
     teacher: str
     student: str
+    method_args: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False)
+    skip_methods: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,6 +185,7 @@ class Suite:
     profiles: dict[str, Profile]
     cluster: dict[str, Any] = field(default_factory=dict)  # SLURM settings for --executor slurm (docs/cluster.md)
     report: ReportSettings = ReportSettings()
+    model_recipes: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> recipe overrides for its runs
 
     def profile(self, name: str | None) -> Profile:
         if name is None or name == "full":
@@ -191,6 +198,13 @@ class Suite:
     def width_multiplier(self, profile: Profile, label: str) -> float:
         factor = profile.width_multiplier
         return float(factor.get(label, 1.0)) if isinstance(factor, dict) else float(factor)
+
+    def recipe_for(self, label: str, profile: Profile) -> Recipe:
+        """The recipe of a run training model ``label``: the suite's, then the model's own overrides (``recipe:`` in
+        its ``models`` entry), then the profile's, scaled to the profile's epochs."""
+        values = {**self.recipe.to_dict(), **self.model_recipes.get(label, {}), **profile.recipe}
+        recipe = Recipe.from_dict(values)
+        return recipe.scaled_to(profile.epochs) if profile.epochs is not None else recipe
 
 
 def suite_paths() -> list[Path]:
@@ -252,10 +266,12 @@ def load_suite(name_or_path: str | Path) -> Suite:
     read.keys(raw, SUITE_KEYS, "")
     for key in REQUIRED_KEYS:
         read.get(raw, key, "", SUITE_KEYS[key])
-    models = _read_models(read, raw["models"])
+    recipe = _read_recipe(read, {}, raw["recipe"], "recipe")
+    models, model_recipes = _read_models(read, raw["models"], recipe)
     teachers = _read_teachers(read, raw.get("teachers", []), models)
     pairs = _read_pairs(read, raw.get("pairs", []), models, "pairs", required=not teachers)
     methods = _read_methods(read, raw.get("methods", {}), required=bool(pairs))
+    _check_pair_methods(read, pairs, methods, "pairs")
     dataset = _read_dataset(read, raw["dataset"], "dataset")
     suite = Suite(
         name=raw.get("name", path.stem),
@@ -264,7 +280,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
         paper_table=_read_paper_table(read, raw.get("paper_table")),
         dataset=dataset,
         normalization=raw.get("normalization", NORMALIZATIONS[0]),
-        recipe=_read_recipe(read, {}, raw["recipe"], "recipe"),
+        recipe=recipe,
         models=models,
         pairs=pairs,
         methods=methods,
@@ -277,6 +293,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
         profiles={},
         cluster=_read_cluster(read, raw.get("cluster", {})),
         report=_read_report(read, read.get(raw, "report", "", dict, default={}), methods),
+        model_recipes=model_recipes,
     )
     profiles = {str(n): _read_profile(read, str(n), v, suite) for n, v in raw.get("profiles", {}).items()}
     suite = dataclasses.replace(suite, profiles=profiles)
@@ -293,22 +310,29 @@ def _read_cluster(read: _Reader, raw: Any) -> dict[str, Any]:
         raise SuiteError(str(error)) from None
 
 
-def _read_models(read: _Reader, raw: dict) -> dict[str, ModelRef]:
+def _read_models(read: _Reader, raw: dict, recipe: Recipe) -> tuple[dict[str, ModelRef], dict[str, dict[str, Any]]]:
+    """The models by label, and the recipe overrides of the models that declare some."""
     import cskd.models  # noqa: F401  (registers the paper's models with timm)
 
-    models = {}
+    models, recipes = {}, {}
     for label, value in raw.items():
         where = f"models.{label}"
         if isinstance(value, str):
             value = {"model": value}
         if not isinstance(value, dict):
-            raise read.fail(where, f"expected a timm model name or {{model: NAME, kwargs: {{...}}}}, got {value!r}")
-        read.keys(value, {"model": str, "kwargs": dict}, f"{where}.")
+            raise read.fail(
+                where, f"expected a timm model name or {{model: NAME, kwargs: {{...}}, recipe: {{...}}}}, got {value!r}"
+            )
+        read.keys(value, {"model": str, "kwargs": dict, "recipe": dict}, f"{where}.")
         name = read.get(value, "model", f"{where}.", str)
         if not timm.is_model(name):
             raise read.fail(f"{where}.model", f"unknown model {name!r} ({close_names(name, timm.list_models())})")
         models[str(label)] = ModelRef(name, value.get("kwargs", {}))
-    return models
+        overrides = value.get("recipe", {})
+        _read_recipe(read, recipe.to_dict(), overrides, f"{where}.recipe")
+        if overrides:
+            recipes[str(label)] = overrides
+    return models, recipes
 
 
 def _read_pairs(read: _Reader, raw: list, models: dict[str, ModelRef], where: str, required: bool = True) -> list[Pair]:
@@ -319,8 +343,13 @@ def _read_pairs(read: _Reader, raw: list, models: dict[str, ModelRef], where: st
             item = {"teacher": item[0], "student": item[1]}
         if not isinstance(item, dict):
             raise read.fail(key, f"expected [TEACHER, STUDENT] or {{teacher: T, student: S}}, got {item!r}")
-        read.keys(item, {"teacher": str, "student": str}, f"{key}.")
-        pair = Pair(read.get(item, "teacher", f"{key}.", str), read.get(item, "student", f"{key}.", str))
+        read.keys(item, {"teacher": str, "student": str, "method_args": dict, "skip_methods": list[str]}, f"{key}.")
+        pair = Pair(
+            read.get(item, "teacher", f"{key}.", str),
+            read.get(item, "student", f"{key}.", str),
+            method_args=item.get("method_args", {}),
+            skip_methods=tuple(item.get("skip_methods", [])),
+        )
         for role, label in (("teacher", pair.teacher), ("student", pair.student)):
             if label not in models:
                 raise read.fail(f"{key}.{role}", f"unknown model label {label!r} ({close_names(label, list(models))})")
@@ -328,6 +357,23 @@ def _read_pairs(read: _Reader, raw: list, models: dict[str, ModelRef], where: st
     if required and not pairs:
         raise read.fail(where, "needs at least one teacher/student pair (or a teachers: list)")
     return pairs
+
+
+def _check_pair_methods(read: _Reader, pairs: Sequence[Pair], methods: list[MethodEntry], where: str) -> None:
+    """Each pair's ``method_args`` and ``skip_methods`` must name method labels of the suite, with valid options."""
+    entries = {m.label: m for m in methods}
+    for i, pair in enumerate(pairs):
+        for label in pair.skip_methods:
+            if label not in entries:
+                hint = close_names(label, list(entries))
+                raise read.fail(f"{where}[{i}].skip_methods", f"unknown method label {label!r} ({hint})")
+        for label, args in pair.method_args.items():
+            key = f"{where}[{i}].method_args.{label}"
+            if label not in entries:
+                raise read.fail(key, f"unknown method label ({close_names(str(label), list(entries))})")
+            if not isinstance(args, dict):
+                raise read.fail(key, f"expected a mapping of method options, got {args!r}")
+            _check_options(read, entries[label].name, args, key)
 
 
 def _read_teachers(read: _Reader, raw: list[str], models: dict[str, ModelRef]) -> list[str]:
@@ -484,6 +530,9 @@ def _read_profile(read: _Reader, name: str, raw: Any, suite: Suite) -> Profile:
             raise read.fail(f"{where}method_args.{label}", f"unknown method label ({close_names(str(label), labels)})")
         read.get(method_args, label, f"{where}method_args.", dict)
         _check_options(read, entry.name, args, f"{where}method_args.{label}")
+    pairs = None if raw.get("pairs") is None else _read_pairs(read, raw["pairs"], suite.models, f"{where}pairs")
+    if pairs is not None:
+        _check_pair_methods(read, pairs, suite.methods, f"{where}pairs")
     recipe = raw.get("recipe", {})
     _read_recipe(read, suite.recipe.to_dict(), recipe, f"{where}recipe")
     if raw.get("epochs") is not None and raw["epochs"] < 1:
@@ -497,7 +546,7 @@ def _read_profile(read: _Reader, name: str, raw: Any, suite: Suite) -> Profile:
         if type_problem(factor, float) or factor <= 0:
             raise read.fail(key, f"must be a number > 0, got {factor!r}")
     dataset = _read_dataset(read, raw["dataset"], f"{where}dataset") if "dataset" in raw else None
-    seeds, pairs = raw.get("seeds"), raw.get("pairs")
+    seeds = raw.get("seeds")
     return Profile(
         name=name,
         description=raw.get("description", ""),
@@ -507,7 +556,7 @@ def _read_profile(read: _Reader, name: str, raw: Any, suite: Suite) -> Profile:
         test_subset=_read_subset(read, raw, "test", dataset or suite.dataset, where),
         width_multiplier=multiplier,
         seeds=None if seeds is None else tuple(_read_seeds(read, seeds, f"{where}seeds")),
-        pairs=None if pairs is None else tuple(_read_pairs(read, pairs, suite.models, f"{where}pairs")),
+        pairs=None if pairs is None else tuple(pairs),
         methods=None if raw.get("methods") is None else tuple(raw["methods"]),
         method_args=method_args,
         recipe=recipe,

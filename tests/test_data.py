@@ -168,6 +168,7 @@ def test_unreadable_cache_is_replaced_by_a_fresh_decode(tmp_path, monkeypatch, c
         ("cifar100", ["cifar-100-python", "cifar-100-python.tar.gz"], "https://www.cs.toronto.edu/~kriz/cifar-100"),
         ("cifar10-jpeg", ["cifar10-jpeg", "cifar10-jpeg.tar.gz"], "tar -xzf ../shared/data/cifar10-jpeg.tar.gz"),
         ("tiny-imagenet", ["tiny-imagenet-200", "tiny-imagenet-200.zip"], "tiny-imagenet-200.zip"),
+        ("cub200", ["CUB_200_2011", "CUB_200_2011.tgz"], "https://data.caltech.edu/records/65de6-vp158"),
     ],
 )
 def test_missing_data_names_every_place_looked(tmp_path, name, places, hint):
@@ -206,7 +207,7 @@ def test_data_dir_resolution_order(tmp_path, monkeypatch):
 def test_dataset_status_reports_present_and_missing(tmp_path):
     write_cifar(tmp_path, "cifar100")
     status = {name: (present, where) for name, present, where in dataset_status(tmp_path)}
-    assert set(status) == {"cifar10", "cifar100", "cifar10-jpeg", "tiny-imagenet"}
+    assert set(status) == {"cifar10", "cifar100", "cifar10-jpeg", "tiny-imagenet", "cub200"}
     assert status["cifar100"] == (True, str(tmp_path / "cifar-100-python"))
     assert status["cifar10"][0] is False and "cifar-10-python.tar.gz" in status["cifar10"][1]
 

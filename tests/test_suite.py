@@ -339,3 +339,58 @@ def test_authors_code_normalisation_is_part_of_the_run_and_its_data(tmp_path):
         == ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010))
     )
     assert normalized_as(CIFAR10_AUGMENT, "dataset") == CIFAR10_AUGMENT
+
+
+def test_model_recipe_overrides_reach_the_runs_that_train_that_model(tmp_path):
+    models = {**VALID["models"], "S": {**VALID["models"]["S"], "recipe": {"lr": 0.01}}}
+    profiles = {"short": {"epochs": 1, "recipe": {"batch_size": 32}}}
+    suite = load_suite(write_suite(tmp_path, {"models": models, "profiles": profiles}))
+    assert suite.model_recipes == {"S": {"lr": 0.01}}
+    plan = expand(suite)
+    teacher = next(r for r in plan.runs if r.kind == "teacher")
+    students = [r for r in plan.runs if r.kind == "student"]
+    assert teacher.recipe.lr == 0.1 and {r.recipe.lr for r in students} == {0.01}  # the student's runs, any method
+    base_teacher = next(r for r in expand(load_suite(write_suite(tmp_path, {}))).runs if r.kind == "teacher")
+    assert teacher.run_id == base_teacher.run_id  # only S's runs change
+    assert len(plan.groups()) == 3  # teacher, CE and KD: the teacher-free runs differ in recipe, so train apart
+    short = expand(suite, "short")
+    assert {(r.recipe.lr, r.recipe.batch_size, r.recipe.epochs) for r in short.runs if r.kind == "student"} == {
+        (0.01, 32, 1)
+    }
+    message = error_of(
+        write_suite(tmp_path, {"models": {**models, "S": {"model": "cifar_resnet18_w0_25", "recipe": {"lr": -1}}}})
+    )
+    assert "models.S.recipe" in message and "lr must be > 0" in message
+    message = error_of(
+        write_suite(tmp_path, {"models": {**models, "S": {"model": "cifar_resnet18_w0_25", "recipes": {}}}})
+    )
+    assert "models.S.recipes: unknown key" in message and "recipe" in message
+
+
+def test_pairs_carry_their_own_method_arguments_and_skipped_methods(tmp_path):
+    pairs = [
+        {"teacher": "T", "student": "S", "method_args": {"KD": {"temperature": 2.0}}, "skip_methods": ["CE"]},
+        {"teacher": "S", "student": "T"},
+    ]
+    profiles = {"one": {"pairs": [["T", "S"]], "method_args": {"KD": {"kd_weight": 0.5}}}}
+    suite = load_suite(write_suite(tmp_path, {"pairs": pairs, "profiles": profiles}))
+    kd = {(r.teacher, r.student): r.method.args for r in expand(suite).runs if r.method.label == "KD"}
+    assert kd[("T", "S")]["temperature"] == 2.0 and kd[("S", "T")]["temperature"] == 4.0
+    ce = [r for r in expand(suite).runs if r.method.label == "CE"]
+    assert [r.student for r in ce] == ["T"]  # CE skipped on the first pair; the second pair's student still has one
+    (one,) = [r for r in expand(suite, "one").runs if r.method.label == "KD"]  # the profile's pair keeps the suite's
+    assert (one.method.args["temperature"], one.method.args["kd_weight"]) == (2.0, 0.5)
+    assert not [r for r in expand(suite, "one").runs if r.method.label == "CE"]
+
+    bad = [{"teacher": "T", "student": "S", "skip_methods": ["KDD"]}]
+    message = error_of(write_suite(tmp_path, {"pairs": bad}))
+    assert "pairs[0].skip_methods: unknown method label 'KDD'" in message and "KD" in message
+    bad = [{"teacher": "T", "student": "S", "method_args": {"KD": {"temp": 2.0}}}]
+    message = error_of(write_suite(tmp_path, {"pairs": bad}))
+    assert "pairs[0].method_args.KD" in message and "no option 'temp'" in message
+    bad = [{"teacher": "T", "student": "S", "args": {}}]
+    assert "pairs[0].args: unknown key" in error_of(write_suite(tmp_path, {"pairs": bad}))
+    profiles = {"p": {"pairs": [{"teacher": "T", "student": "S", "method_args": {"XX": {}}}]}}
+    assert "profiles.p.pairs[0].method_args.XX: unknown method label" in error_of(
+        write_suite(tmp_path, {"profiles": profiles})
+    )

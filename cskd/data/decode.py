@@ -28,32 +28,53 @@ SHOWN_PROBLEMS = 20  # unreadable files listed in the error; the count says how 
 UNREADABLE = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
 
-def _read_rgb(path: str, size: tuple[int, int] | None) -> np.ndarray:
+#: how an image is brought to ``size`` x ``size``: "stretch" resizes both sides to ``size``; "centre" resizes the
+#: shorter side to ``size`` (the longer in proportion, truncated) and keeps the centre square, exactly torchvision's
+#: ``Resize(size)`` then ``CenterCrop(size)`` on PIL images
+FITS = ("stretch", "centre")
+
+
+def _read_rgb(path: str, size: tuple[int, int] | None, fit: str = "stretch") -> np.ndarray:
     """One image as uint8 ``[H, W, 3]``; resized to ``size`` (width, height) with Pillow's bilinear filter, which
-    antialiases when shrinking, the filter torchvision's ``Resize`` applies to PIL images."""
+    antialiases when shrinking, the filter torchvision's ``Resize`` applies to PIL images (``fit``: see FITS)."""
     with Image.open(path) as image:
         rgb = image.convert("RGB")
-    if size is not None and rgb.size != size:
+    if size is not None and fit == "centre":
+        rgb = _shorter_side_centre(rgb, size[0])
+    elif size is not None and rgb.size != size:
         rgb = rgb.resize(size, Image.Resampling.BILINEAR)
     return np.asarray(rgb)
 
 
-def _read_or_problem(path: str, size: tuple[int, int] | None) -> np.ndarray | str:
+def _shorter_side_centre(rgb: Image.Image, side: int) -> Image.Image:
+    """torchvision's ``Resize(side)`` (shorter side to ``side``, longer ``int(side * long / short)``) then
+    ``CenterCrop(side)`` (offsets ``round((length - side) / 2)``, half to even)."""
+    width, height = rgb.size
+    resized = (side, int(side * height / width)) if width <= height else (int(side * width / height), side)
+    if resized != rgb.size:
+        rgb = rgb.resize(resized, Image.Resampling.BILINEAR)
+    left, top = round((resized[0] - side) / 2), round((resized[1] - side) / 2)
+    return rgb.crop((left, top, left + side, top + side))
+
+
+def _read_or_problem(path: str, size: tuple[int, int] | None, fit: str = "stretch") -> np.ndarray | str:
     """The image, or what is wrong with it, naming the file."""
     try:
-        return _read_rgb(path, size)
+        return _read_rgb(path, size, fit)
     except UNREADABLE as error:
         return f"cannot decode image {path}: {type(error).__name__}: {error}"
 
 
-def _decode_chunk(task: tuple[list[str], tuple[int, int] | None, tuple[int, int]]) -> tuple[np.ndarray, list[str]]:
+def _decode_chunk(
+    task: tuple[list[str], tuple[int, int] | None, tuple[int, int], str],
+) -> tuple[np.ndarray, list[str]]:
     """Decode a chunk of files into ``[n, H, W, 3]`` (every image must come out at ``shape``, height and width), and
     the problems of the files that could not be."""
-    paths, size, shape = task
+    paths, size, shape, fit = task
     out = np.zeros((len(paths), *shape, 3), dtype=np.uint8)
     problems = []
     for i, path in enumerate(paths):
-        pixels = _read_or_problem(path, size)
+        pixels = _read_or_problem(path, size, fit)
         if isinstance(pixels, str):
             problems.append(pixels)
         elif pixels.shape[:2] != shape:
@@ -92,17 +113,20 @@ def decode_workers() -> int:
     return max(1, min(available, MAX_WORKERS))
 
 
-def decode_images(paths: Sequence[Path], size: int | None, desc: str) -> torch.Tensor:
+def decode_images(paths: Sequence[Path], size: int | None, desc: str, fit: str = "stretch") -> torch.Tensor:
     """Decode ``paths`` into a uint8 tensor ``[N, 3, H, W]``, in order.
 
-    ``size``: resize every image to ``size`` x ``size``; ``None`` keeps the stored size, which must then be the same
-    for every image. Large jobs run on a pool of worker processes (forked on Linux, so workers need no re-import).
+    ``size``: bring every image to ``size`` x ``size`` as ``fit`` says (see FITS); ``None`` keeps the stored size,
+    which must then be the same for every image. Large jobs run on a pool of worker processes (forked on Linux, so
+    workers need no re-import).
     """
     if not paths:
         raise ValueError(f"{desc}: no images to decode")
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {', '.join(FITS)}, got {fit!r}")
     target = (size, size) if size is not None else None
     shape = (size, size) if size is not None else _first_shape(paths, desc)
-    tasks = [([str(p) for p in paths[i : i + CHUNK]], target, shape) for i in range(0, len(paths), CHUNK)]
+    tasks = [([str(p) for p in paths[i : i + CHUNK]], target, shape, fit) for i in range(0, len(paths), CHUNK)]
     out = np.empty((len(paths), *shape, 3), dtype=np.uint8)
     workers = decode_workers() if len(paths) >= SERIAL_BELOW else 1
     with tqdm(total=len(paths), desc=desc, unit="img", leave=False, disable=None) as bar:

@@ -9,6 +9,7 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 from cskd.data.errors import DatasetIntegrityError
@@ -56,12 +57,18 @@ def extract_archive(archive: Path, top: str, dest: Path) -> Path:
     notify(f"extracting {archive} into {dest} (first use only)")
     staging = Path(tempfile.mkdtemp(prefix=f".{top}-extract-", dir=dest))
     try:
-        if archive.name.endswith(".zip"):
-            with zipfile.ZipFile(archive) as bundle:
-                bundle.extractall(staging)  # zipfile drops absolute paths and ".." components
-        else:
-            with tarfile.open(archive) as bundle:
-                bundle.extractall(staging, filter="data")
+        try:
+            if archive.name.endswith(".zip"):
+                with zipfile.ZipFile(archive) as bundle:
+                    bundle.extractall(staging)  # zipfile drops absolute paths and ".." components
+            else:
+                with tarfile.open(archive) as bundle:
+                    bundle.extractall(staging, filter="data")
+        except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error) as error:
+            raise DatasetIntegrityError(
+                f"{archive} cannot be extracted ({type(error).__name__}: {error}): the archive is damaged. "
+                f"Delete it and download it again."
+            ) from None
         if not (staging / top).is_dir():
             found = ", ".join(sorted(p.name for p in staging.iterdir())) or "nothing"
             raise DatasetIntegrityError(f"{archive} does not contain the folder {top}/ (it holds: {found})")

@@ -1,9 +1,10 @@
 """Batches from a uint8 image tensor that lives on the training device, augmented whole batches at a time.
 
-No per-sample Python work: each training epoch draws a permutation, crop offsets and flip decisions for all samples at
-once from a CPU generator seeded by (seed, phase, epoch), so the same triple always gives the same batches and a
-resumed run needs no loader state. Cropping and flipping are one gather per batch; conversion to float and
-normalisation happen on the device.
+No per-sample Python work: each training epoch draws a permutation, crop offsets (or random resized crop boxes) and
+flip decisions for all samples at once from a CPU generator seeded by (seed, phase, epoch), so the same triple always
+gives the same batches and a resumed run needs no loader state. Cropping and flipping are one gather per batch (a
+random resized crop: two batched matrix products, ``cskd.data.resized_crop``); conversion to float and normalisation
+happen on the device.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from cskd.data.augment import AugmentSpec
+from cskd.data.resized_crop import draw_boxes, resized_crops
 from cskd.data.seeds import generator
 
 
@@ -23,7 +25,10 @@ class DeviceLoader:
     """Mini-batches ``(x, y)``: ``x`` normalised float32 ``[B, 3, crop, crop]``, ``y`` int64 ``[B]``, on ``device``.
 
     train=True: a fresh permutation each epoch, zero padding by ``augment.pad`` then a random ``crop`` window (offsets
-    uniform over every position, ``0..H + 2 pad - crop``; ``0..2 pad`` for CIFAR) and a horizontal flip with p = 0.5.
+    uniform over every position, ``0..H + 2 pad - crop``; ``0..2 pad`` for CIFAR) and a horizontal flip with p = 0.5;
+    with ``augment.resized_crop``, a random resized crop of the stored image to ``crop`` x ``crop`` and the flip.
+    The epoch's draws, in order from its generator: the permutation, then per position the crop (offsets rows then
+    columns, or :func:`~cskd.data.resized_crop.draw_boxes`), then the flips.
     train=False: the stored order, no randomness, the centre ``crop`` window when images are larger than ``crop``.
     augment=None: no crop, flip or normalisation, just pixels scaled to [0, 1].
     drop_last: leave out the last partial batch (default: keep it).
@@ -50,7 +55,7 @@ class DeviceLoader:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         height, width = images.shape[2:]
-        if augment is not None:
+        if augment is not None and not (train and augment.resized_crop is not None):  # resized crops fit any size
             padded = min(height, width) + 2 * augment.pad if train else min(height, width)
             if padded < augment.crop:
                 raise ValueError(
@@ -97,24 +102,32 @@ class DeviceLoader:
             index = order[start : start + self.batch_size]
             batch = self.images[index]
             if crops is not None:
-                rows, cols, flips = (t[start : start + self.batch_size] for t in crops)
-                batch = self._crop_flip(batch, rows, cols, flips)
+                window, flips = (t[start : start + self.batch_size] for t in crops)
+                if self.augment.resized_crop is not None:
+                    batch = resized_crops(batch, window, self.augment.crop, flips)
+                else:
+                    batch = self._crop_flip(batch, window[:, 0], window[:, 1], flips)
             x, y = self._finish(batch), self.labels[index]
             yield (x, y, index) if with_indices else (x, y)
 
-    def _draw(self, epoch: int, phase: str) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor] | None]:
-        """The epoch's permutation and, with an augmentation, each position's crop offsets (top, left) and flip flag;
-        drawn on the CPU, returned on the device."""
+    def _draw(self, epoch: int, phase: str) -> tuple[Tensor, tuple[Tensor, Tensor] | None]:
+        """The epoch's permutation and, with an augmentation, each position's crop and flip flag, drawn on the CPU and
+        returned on the device: the crop is ``[N, 2]`` offsets (top, left) of the padded image, or ``[N, 4]`` boxes
+        (top, left, height, width) of a random resized crop."""
         rng = generator(self.seed, phase, epoch)
         count, (height, width) = self.images.shape[0], self.images.shape[2:]
         order = torch.randperm(count, generator=rng).to(self.device)
         if self.augment is None:
             return order, None
-        pad, crop = self.augment.pad, self.augment.crop
-        rows = torch.randint(0, height + 2 * pad - crop + 1, (count,), generator=rng)
-        cols = torch.randint(0, width + 2 * pad - crop + 1, (count,), generator=rng)
+        if self.augment.resized_crop is not None:
+            window = draw_boxes(count, height, width, self.augment.resized_crop, rng)
+        else:
+            pad, crop = self.augment.pad, self.augment.crop
+            rows = torch.randint(0, height + 2 * pad - crop + 1, (count,), generator=rng)
+            cols = torch.randint(0, width + 2 * pad - crop + 1, (count,), generator=rng)
+            window = torch.stack([rows, cols], dim=1)
         flips = torch.rand(count, generator=rng) < 0.5 if self.augment.flip else torch.zeros(count, dtype=torch.bool)
-        return order, (rows.to(self.device), cols.to(self.device), flips.to(self.device))
+        return order, (window.to(self.device), flips.to(self.device))
 
     def _crop_flip(self, batch: Tensor, rows: Tensor, cols: Tensor, flips: Tensor) -> Tensor:
         """Zero-pad, then take each sample's window at (rows, cols), mirrored where ``flips``: one gather."""
@@ -137,7 +150,8 @@ class DeviceLoader:
         return batch[:, :, top : top + crop, left : left + crop]
 
     def _finish(self, batch: Tensor) -> Tensor:
-        """uint8 -> normalised float32 (or [0, 1] without an augmentation), in the requested memory format."""
+        """uint8 (or resampled float) pixels -> normalised float32 (or [0, 1] without an augmentation), in the
+        requested memory format."""
         out = batch.to(torch.float32)
         if self.augment is None:
             out.div_(255)

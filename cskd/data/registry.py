@@ -6,6 +6,7 @@ from pathlib import Path
 
 from cskd.data.cifar import CifarSource
 from cskd.data.cifar10_jpeg import Cifar10JpegSource
+from cskd.data.cub import CubSource
 from cskd.data.dataset import ImageDataset
 from cskd.data.errors import UnknownDatasetError
 from cskd.data.files import resolve_data_dir
@@ -17,7 +18,8 @@ from cskd.methods.base import close_names
 IMAGEFOLDER_PREFIX = "imagefolder:"
 
 _SOURCES: dict[str, DatasetSource] = {
-    s.name: s for s in (CifarSource("cifar10"), CifarSource("cifar100"), Cifar10JpegSource(), TinyImageNetSource())
+    s.name: s
+    for s in (CifarSource("cifar10"), CifarSource("cifar100"), Cifar10JpegSource(), TinyImageNetSource(), CubSource())
 }
 
 
