@@ -25,10 +25,10 @@ cskd: reproduce and extend "Improving Knowledge Distillation via Category Struct
 Typical use:
   cskd list suites                       what can be run, and how many runs each suite expands to
   cskd data fetch cifar10                download, verify and extract a dataset (cskd run does it when needed)
-  cskd run table1 --profile quick        train every run of a suite (resumes; skips finished runs)
+  cskd run quick                         train every run of a suite (resumes; skips finished runs)
   cskd run table1 --executor local       one job per lockstep group on every GPU (or --executor slurm)
   cskd status table1                     every run: done, running, queued, failed, to do
-  cskd report table1 --profile quick     tables and plots against the paper's numbers in reports/
+  cskd report quick                      tables and plots (against the paper's numbers) in reports/
   cskd check results/ci/runs.csv --against reference/results/ci/runs.csv
   cskd convert-checkpoint --from repdistiller --model crd_resnet56 ckpt_epoch_240.pth resnet56.pth
 """

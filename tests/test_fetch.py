@@ -269,21 +269,21 @@ def test_suite_dataset_alternatives_are_validated_and_the_one_used_is_in_the_run
         expand(both, dataset="cifar100")
 
 
-def test_quick_profile_runs_on_the_official_cifar10_when_the_jpeg_copy_is_absent(served, data, tmp_path, capsys):
+def test_smoke_profile_runs_on_the_official_cifar10_when_the_jpeg_copy_is_absent(served, data, tmp_path, capsys):
     with ArchiveServer(served.path.parent) as server:
-        command = ["run", "table1", "--profile", "quick", "--data-dir", str(data), "--mirror", server.url]
+        command = ["run", "table1", "--profile", "smoke", "--data-dir", str(data), "--mirror", server.url]
         assert main([*command, "--dry-run", "--results-dir", str(tmp_path / "results")]) == 0
         assert server.requests == []  # a dry run fetches nothing
     out = capsys.readouterr().out.splitlines()
     size = human_size(served.release.archive.size)
     assert out[0] == f"data: cifar10: will be fetched before training: {FILE} ({size}) from {server.url}/{FILE}"
     assert out[1].startswith("  (preferred cifar10-jpeg is missing: Extract the JPEG copy:")
-    assert out[2] == "suite table1 [quick] on cifar10"
+    assert out[2] == "suite table1 [smoke] on cifar10"
     assert not data.exists()
 
 
-def test_fetching_for_the_quick_profile_verifies_the_jpeg_copy_where_present(data_dir, capsys):
-    assert main(["data", "fetch", "--suite", "table1", "--profile", "quick", "--data-dir", str(data_dir)]) == 0
+def test_fetching_for_the_smoke_profile_verifies_the_jpeg_copy_where_present(data_dir, capsys):
+    assert main(["data", "fetch", "--suite", "table1", "--profile", "smoke", "--data-dir", str(data_dir)]) == 0
     assert capsys.readouterr().out == (
         f"cifar10-jpeg: complete at {data_dir / 'cifar10-jpeg'}: 10 classes x 5000 train and 1000 test images "
         "(counted)\n"

@@ -249,8 +249,9 @@ def test_unknown_suite_name_lists_close_suites():
         ("table2", None, [0, 1, 2], 2 + 3 * 3 + 3 * 36),  # teachers are trained once, students per seed
         ("table3", None, None, 1 + 1 + 6),
         ("table4", None, None, 1 + 4),
-        ("table1", "quick", None, 1 + 1 + 6),
-        ("ci", None, None, 1 + 1 + 4),
+        ("table1", "smoke", None, 1 + 1 + 6),
+        ("ci", None, None, 1 + 5),  # the teacher is shipped (teacher_checkpoints): CE, then five students
+        ("quick", None, None, 3 * 9),  # nine methods, three seeds, the teacher shipped
     ],
 )
 def test_paper_suite_expansion_counts(suite, profile, seeds, expected):
@@ -275,8 +276,8 @@ def test_run_identity_follows_configuration():
     first, again = expand(suite), expand(suite)
     assert [r.run_id for r in first.runs] == [r.run_id for r in again.runs]
     assert len({r.run_id for r in first.runs}) == len(first.runs)
-    quick = expand(suite, "quick")
-    assert not {r.run_id for r in quick.runs} & {r.run_id for r in first.runs}
+    smoke = expand(suite, "smoke")
+    assert not {r.run_id for r in smoke.runs} & {r.run_id for r in first.runs}
     kd = next(r for r in first.runs if r.method.label == "KD")
     assert kd.method.args["form"] == "mse" and len(kd.method.args) > 1  # defaults are part of the identity
 
@@ -297,7 +298,7 @@ def test_dry_run_prints_the_plan(capsys, tmp_path):
 
 
 def test_profile_scales_models_and_recipe():
-    plan = expand(load_suite("table1"), "quick")
+    plan = expand(load_suite("table1"), "smoke")
     teacher = next(r for r in plan.runs if r.kind == "teacher")
     assert teacher.student_model.kwargs == {"width_multiplier": 0.25}  # per-label factors: teacher 0.25
     student = next(r for r in plan.runs if r.method.label == "KD")

@@ -29,7 +29,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "RESULTS_DIR/SUITE/runs.csv (one row per run) and epochs/RUN_ID.csv.",
     )
     parser.add_argument("suite", help="suite name (see `cskd list suites`) or path to a suite YAML file")
-    parser.add_argument("--profile", default=None, help="a scaled-down profile declared in the suite (e.g. quick)")
+    parser.add_argument("--profile", default=None, help="a scaled-down profile declared in the suite (e.g. smoke)")
     parser.add_argument(
         "--dry-run",
         action="store_true",

@@ -76,7 +76,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile",
         metavar="NAME",
-        help="the suite profile to use, e.g. full or quick (default: the only profile present; required when the "
+        help="the suite profile to use, e.g. full or smoke (default: the only profile present; required when the "
         "runs hold several, since a table never mixes profiles)",
     )
 
@@ -126,6 +126,22 @@ def add_check_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         metavar="NAME_OR_PATH",
         help="the suite of the results (default: the one named in runs.csv); needed to find the paper's table",
     )
+    parser.add_argument(
+        "--loss-tolerance",
+        type=float,
+        default=None,
+        metavar="REL",
+        help="against a reference runs.csv: also compare the mean loss terms of the first epochs of every run "
+        "(epochs/RUN_ID.csv next to each runs.csv, runs matched by id) within this relative difference; a changed, "
+        "missing or extra term fails the check",
+    )
+    parser.add_argument(
+        "--loss-epochs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="with --loss-tolerance: how many first epochs of each phase to compare (default: %(default)s)",
+    )
     _add_common(parser)
     parser.set_defaults(func=run_check)
     return parser
@@ -171,8 +187,36 @@ def run_check(args: argparse.Namespace) -> int:
             suite = _load_suite(names[0])
         against = args.against if args.against == "paper" else _runs_file(Path(args.against))
         result = check(runs, against, tolerance=args.tolerance, metric=args.metric, suite=suite, profile=args.profile)
+        terms = _loss_terms(args, against)
     except ReportInputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(result.render())
-    return EXIT_OK if result.ok else EXIT_FAILED
+    if terms is None:
+        return EXIT_OK if result.ok else EXIT_FAILED
+    from cskd.report.trajectory import render_trajectories, trajectories_ok
+
+    print(render_trajectories(terms))
+    return EXIT_OK if result.ok and trajectories_ok(terms) else EXIT_FAILED
+
+
+def _loss_terms(args: argparse.Namespace, against: str | Path) -> list | None:
+    """The loss-term comparison ``--loss-tolerance`` asks for (None when it does not)."""
+    if args.loss_tolerance is None:
+        return None
+    if against == "paper":
+        raise ReportInputError("--loss-tolerance compares with a reference runs.csv, not with the paper")
+    from cskd.report.cells import read_runs_csv
+    from cskd.report.trajectory import compare_trajectories
+
+    reference = Path(against)
+    try:
+        return compare_trajectories(
+            read_runs_csv(reference, intact=True),
+            reference.parent,
+            _runs_file(args.results).parent,
+            epochs=args.loss_epochs,
+            tolerance=args.loss_tolerance,
+        )
+    except (ValueError, FileNotFoundError) as error:
+        raise ReportInputError(str(error)) from None

@@ -95,3 +95,58 @@ def compare_run(
                 continue
             checks.append(TermCheck(name, phase, epoch, column, expected, got, tolerance))
     return checks
+
+
+def run_name(row: dict) -> str:
+    """A run as a reader knows it: method label, student, seed (and the run id)."""
+    parts = [str(row.get(key, "")) for key in ("method", "student") if str(row.get(key, ""))]
+    return f"{' '.join(parts)} seed {row.get('seed', '?')} ({row['run_id']})"
+
+
+def compare_trajectories(
+    reference_runs: pd.DataFrame,
+    reference_dir: Path,
+    results_dir: Path,
+    *,
+    epochs: int = 1,
+    tolerance: float = DEFAULT_RELATIVE_TOLERANCE,
+) -> list[TermCheck]:
+    """Every successful run of the reference (``runs.csv`` rows, epoch CSVs in ``reference_dir/epochs``) against the
+    run with the same id in ``results_dir/epochs``; a run without epochs in the results is ``missing``."""
+    if tolerance < 0:
+        raise ValueError(f"the loss tolerance must be >= 0, got {tolerance}")
+    if epochs < 1:
+        raise ValueError(f"the loss epochs must be >= 1, got {epochs}")
+    checks: list[TermCheck] = []
+    for row in reference_runs[reference_runs["status"] == "ok"].to_dict("records"):
+        reference_csv = reference_dir / "epochs" / f"{row['run_id']}.csv"
+        if not reference_csv.is_file():
+            raise FileNotFoundError(f"the reference has no epoch CSV for run {row['run_id']}: {reference_csv}")
+        results_csv = results_dir / "epochs" / f"{row['run_id']}.csv"
+        checks += compare_run(run_name(row), reference_csv, results_csv, epochs=epochs, tolerance=tolerance)
+    return checks
+
+
+def render_trajectories(checks: list[TermCheck]) -> str:
+    """The failing and missing terms, then a one-line verdict."""
+    bad = [c for c in checks if c.outcome != "pass"]
+    lines = [f"loss terms: {len(checks)} compared (first epochs of every run), {len(bad)} outside the tolerance"]
+    for c in bad:
+        if c.outcome == "missing":
+            lines.append(f"  missing  {c.name}: expected {c.expected}, got {c.got}")
+        else:
+            lines.append(
+                f"  FAIL     {c.name}: expected {c.expected:.6g}, got {c.got:.6g} "
+                f"(relative difference {c.relative_difference:.2e} > {c.tolerance:g})"
+            )
+    if not checks:
+        lines.append("FAIL: no loss term was compared")
+    elif bad:
+        lines.append(f"FAIL: {len(bad)} loss term(s) differ from the reference")
+    else:
+        lines.append(f"PASS: every loss term within a relative {checks[0].tolerance:g} of the reference")
+    return "\n".join(lines)
+
+
+def trajectories_ok(checks: list[TermCheck]) -> bool:
+    return bool(checks) and all(c.outcome == "pass" for c in checks)
