@@ -18,6 +18,8 @@ from torchvision.transforms.v2 import functional as TF
 
 from cskd.data import DatasetIntegrityError, DatasetNotFoundError, DeviceLoader, cub, dataset_input_size, load_dataset
 from cskd.data.augment import CUB_AUGMENT, AugmentSpec, ResizedCrop
+from cskd.data.registry import get_source
+from cskd.data.remote import RemoteArchive
 from cskd.data.resized_crop import draw_boxes, resized_crops
 from cskd.data.seeds import generator
 
@@ -58,17 +60,29 @@ def test_cub_tree_loads_with_the_official_split(tree):
 def test_official_release_facts():
     release = cub.CubRelease()
     assert (release.num_classes, release.train_images, release.test_images) == (200, 5994, 5794)
-    assert release.archive.file == "CUB_200_2011.tgz" and release.archive.md5 == "97eceeb196236b17998738112f37df78"
-    assert release.archive.size == 1_150_585_339 and release.archive.url.startswith("https://data.caltech.edu/")
+    assert release.archive == RemoteArchive(
+        file_name="CUB_200_2011.tgz",
+        url="https://data.caltech.edu/records/65de6-vp158/files/CUB_200_2011.tgz",
+        size=1_150_585_339,
+        folder="CUB_200_2011",
+        md5="97eceeb196236b17998738112f37df78",
+    )
+    assert get_source("cub200").archives == (release.archive,)
 
 
-def test_missing_cub_names_both_places_and_the_download(tmp_path):
+def test_missing_cub_names_both_places_and_the_fetch(tmp_path):
     with pytest.raises(DatasetNotFoundError) as error:
         load_dataset("cub200", tmp_path)
     message = str(error.value)
     assert str(tmp_path / "CUB_200_2011") in message and str(tmp_path / "CUB_200_2011.tgz") in message
-    assert cub.RELEASE.archive.url in message and cub.RELEASE.archive.md5 in message
+    assert f"Fetch it: `cskd data fetch cub200` downloads {cub.RELEASE.archive.url} (1.15 GB)" in message
     assert not any(tmp_path.iterdir())
+
+
+def use_archive(monkeypatch, tree: CubTree, size: int, md5: str) -> None:
+    """The release of ``tree`` with an archive of ``size`` bytes and ``md5`` (the official URL and names)."""
+    archive = dataclasses.replace(cub.RELEASE.archive, size=size, md5=md5)
+    monkeypatch.setattr(cub, "RELEASE", dataclasses.replace(tree.release(), archive=archive))
 
 
 def test_archive_is_size_and_md5_verified_then_extracted(tree, tmp_path, monkeypatch, capsys):
@@ -76,22 +90,20 @@ def test_archive_is_size_and_md5_verified_then_extracted(tree, tmp_path, monkeyp
     data_dir.mkdir()
     archive = write_cub_archive(tree, data_dir / "CUB_200_2011.tgz")
     content = archive.read_bytes()
+    actual = hashlib.md5(content).hexdigest()
+    refused = (
+        f"{archive} is corrupt: {len(content):,} bytes with md5 {actual}, expected {{size:,}} bytes with md5 {{md5}} "
+        "(official checksum). Delete it and fetch it again: `cskd data fetch cub200`."
+    )
 
-    def expect(size: int, md5: str) -> None:
-        facts = cub.OfficialArchive("https://example.org/CUB_200_2011.tgz", archive.name, size, md5)
-        monkeypatch.setattr(cub, "RELEASE", dataclasses.replace(tree.release(), archive=facts))
+    for size, md5 in ((len(content) + 1, actual), (len(content), "0" * 32)):  # a truncated download; other bytes
+        use_archive(monkeypatch, tree, size, md5)
+        with pytest.raises(DatasetIntegrityError) as error:
+            load_dataset("cub200", data_dir)
+        assert str(error.value) == refused.format(size=size, md5=md5)
+        assert not (data_dir / "CUB_200_2011").exists(), "nothing is extracted from an unverified archive"
 
-    expect(len(content) + 1, hashlib.md5(content).hexdigest())  # a truncated download
-    with pytest.raises(DatasetIntegrityError, match=rf"is {len(content):,} bytes, expected {len(content) + 1:,}"):
-        load_dataset("cub200", data_dir)
-    expect(len(content), "0" * 32)  # the right size but other bytes
-    with pytest.raises(DatasetIntegrityError) as error:
-        load_dataset("cub200", data_dir)
-    assert "0" * 32 in str(error.value) and hashlib.md5(content).hexdigest() in str(error.value)
-    assert "https://example.org/CUB_200_2011.tgz" in str(error.value)
-    assert not (data_dir / "CUB_200_2011").exists(), "nothing is extracted from an unverified archive"
-
-    expect(len(content), hashlib.md5(content).hexdigest())
+    use_archive(monkeypatch, tree, len(content), actual)
     ds = load_dataset("cub200", data_dir)
     assert "extracting" in capsys.readouterr().err
     assert (data_dir / "CUB_200_2011" / "images.txt").is_file() and not (data_dir / "attributes.txt").exists()
@@ -104,10 +116,7 @@ def test_damaged_archive_is_reported(tree, tmp_path, monkeypatch):
     archive = write_cub_archive(tree, data_dir / "CUB_200_2011.tgz")
     archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])  # cut in the middle of the stream
     content = archive.read_bytes()
-    facts = cub.OfficialArchive(
-        "https://example.org/x.tgz", archive.name, len(content), hashlib.md5(content).hexdigest()
-    )
-    monkeypatch.setattr(cub, "RELEASE", dataclasses.replace(tree.release(), archive=facts))  # checksums pass
+    use_archive(monkeypatch, tree, len(content), hashlib.md5(content).hexdigest())  # checksums pass
     with pytest.raises(DatasetIntegrityError, match=rf"{archive} cannot be extracted .*the archive is damaged"):
         load_dataset("cub200", data_dir)
     assert not (data_dir / "CUB_200_2011").exists() and [p.name for p in data_dir.iterdir()] == [archive.name]
@@ -118,8 +127,10 @@ def test_missing_metadata_file_is_named(tree, missing):
     (tree.folder / missing).unlink()
     with pytest.raises(DatasetNotFoundError) as error:
         load_dataset("cub200", tree.folder.parent)
-    assert f"{tree.folder / missing}: missing" in str(error.value) and "Extract CUB_200_2011.tgz again" in str(
-        error.value
+    assert f"{tree.folder / missing}: missing" in str(error.value)
+    assert str(error.value).endswith(
+        f"Delete {tree.folder} (a modified copy, or one extracted incompletely by hand) and run `cskd data fetch "
+        f"cub200`: it extracts CUB_200_2011.tgz again (or downloads it, when it is not in {tree.folder.parent})."
     )
 
 

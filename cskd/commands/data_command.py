@@ -49,8 +49,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "verify",
         help="re-check the datasets that are present",
         description="Re-check datasets without extracting anything: archives against their size and checksum, "
-        "extracted files against the official per-file checksums (CIFAR) or by counting (Tiny ImageNet, the JPEG "
-        "copy). Without NAME: every dataset that is present. Exit 1 if any check fails.",
+        "extracted files against the official per-file checksums (CIFAR), by counting (Tiny ImageNet, the JPEG "
+        "copy) or for consistency (CUB-200-2011's metadata files and images). Without NAME: every dataset that is "
+        "present. Exit 1 if any check fails.",
     )
     verify.add_argument("names", nargs="*", metavar="NAME", help="datasets to verify (default: every present one)")
     for sub in (fetch, verify):

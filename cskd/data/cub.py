@@ -1,7 +1,7 @@
 """CUB-200-2011 (Wah et al., Caltech-UCSD Birds, CNS-TR-2011-001) from the official archive's layout.
 
-Layout (``CUB_200_2011.tgz`` unpacked into the data directory; the archive alone is size- and md5-verified, then
-extracted on first use)::
+Layout (``CUB_200_2011.tgz``, fetched by ``cskd data fetch cub200``, unpacked into the data directory; an archive
+already there is size- and md5-verified, then extracted on first use)::
 
     CUB_200_2011/images.txt               "<image id> <class folder>/<file>.jpg", 11,788 lines
     CUB_200_2011/image_class_labels.txt   "<image id> <class id>"
@@ -26,7 +26,7 @@ would need one size per image; at 256 x 256 the 11,788 images take 2.3 GB as uin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -35,40 +35,29 @@ from cskd.data.augment import CUB_AUGMENT, AugmentSpec
 from cskd.data.dataset import Decoded
 from cskd.data.decode import decode_images
 from cskd.data.errors import DatasetIntegrityError, DatasetNotFoundError
-from cskd.data.files import extract_archive, verify_digest
-from cskd.data.source import DatasetSource, KnownSize, Located, folder_or_archive_status
+from cskd.data.remote import RemoteArchive
+from cskd.data.source import DatasetSource, KnownSize, Located
 
 STORED_SIZE = 256
-HOMEPAGE = "https://www.vision.caltech.edu/datasets/cub_200_2011/"
 IMAGES, LABELS, SPLIT, CLASSES = "images.txt", "image_class_labels.txt", "train_test_split.txt", "classes.txt"
 METADATA = (IMAGES, LABELS, SPLIT, CLASSES)
-
-
-@dataclass(frozen=True)
-class OfficialArchive:
-    """An official download: where it is, its file name, its size in bytes and its md5 as published."""
-
-    url: str
-    file: str
-    size: int
-    md5: str
+#: Caltech DATA record 65de6-vp158 (linked from the dataset's home page, https://www.vision.caltech.edu/datasets/
+#: cub_200_2011/); md5 as published with the dataset loaders that verify it (e.g. the widely used ``Cub2011``
+#: torchvision dataset), size as served
+OFFICIAL_TGZ = RemoteArchive(
+    file_name="CUB_200_2011.tgz",
+    url="https://data.caltech.edu/records/65de6-vp158/files/CUB_200_2011.tgz",
+    size=1_150_585_339,
+    folder="CUB_200_2011",
+    md5="97eceeb196236b17998738112f37df78",
+)
 
 
 @dataclass(frozen=True)
 class CubRelease:
     """What a complete copy holds (tests substitute a small one here)."""
 
-    folder: str = "CUB_200_2011"
-    #: Caltech DATA record 65de6-vp158 (the dataset's home page links it); md5 as published with the dataset loaders
-    #: that verify it (e.g. the widely used ``Cub2011`` torchvision dataset), size as served
-    archive: OfficialArchive = field(
-        default_factory=lambda: OfficialArchive(
-            url="https://data.caltech.edu/records/65de6-vp158/files/CUB_200_2011.tgz",
-            file="CUB_200_2011.tgz",
-            size=1_150_585_339,
-            md5="97eceeb196236b17998738112f37df78",
-        )
-    )
+    archive: RemoteArchive = OFFICIAL_TGZ
     num_classes: int = 200
     train_images: int = 5994
     test_images: int = 5794
@@ -90,32 +79,23 @@ class CubSource(DatasetSource):
     name = "cub200"
     decode_settings = f"shorter side {STORED_SIZE} bilinear, centre {STORED_SIZE}x{STORED_SIZE}"
 
-    def _how(self, data_dir: Path) -> str:
-        a = RELEASE.archive
+    @property
+    def archives(self) -> tuple[RemoteArchive, ...]:  # a property: tests substitute RELEASE
+        return (RELEASE.archive,)
+
+    def _again(self, folder: Path) -> str:
+        """The fix for a damaged extracted copy (``ensure_extracted`` only extracts where the folder is missing)."""
         return (
-            f"Download {a.url} ({a.size / 1e9:.2f} GB, md5 {a.md5}; see {HOMEPAGE}) into {data_dir}: cskd verifies "
-            f"and extracts it on first use. Or extract it there yourself, or point --data-dir / CSKD_DATA at the "
-            f"folder holding {RELEASE.folder}/."
+            f"Delete {folder} (a modified copy, or one extracted incompletely by hand) and run `cskd data fetch "
+            f"{self.name}`: it extracts {RELEASE.archive.file_name} again (or downloads it, when it is not in "
+            f"{folder.parent})."
         )
 
-    def _again(self) -> str:
-        return f"Extract {RELEASE.archive.file} again (an interrupted extraction or a modified copy)."
-
-    def status(self, data_dir: Path) -> tuple[bool, str]:
-        folder, archive = data_dir / RELEASE.folder, data_dir / RELEASE.archive.file
-        return folder_or_archive_status(folder, archive, self._how(data_dir))
-
     def locate(self, data_dir: Path) -> Located:
-        folder, archive = data_dir / RELEASE.folder, data_dir / RELEASE.archive.file
-        if not folder.is_dir():
-            if not archive.is_file():
-                places = [(folder, "no such folder"), (archive, "no such file")]
-                raise DatasetNotFoundError.looked(self.name, places, self._how(data_dir))
-            verify_archive(archive, RELEASE.archive)
-            extract_archive(archive, RELEASE.folder, data_dir)
+        (folder,) = self.ensure_extracted(data_dir)
         missing = [(folder / name, "missing") for name in METADATA if not (folder / name).is_file()]
         if missing:
-            raise DatasetNotFoundError.looked(self.name, missing, f"{self._again()} {self._how(data_dir)}")
+            raise DatasetNotFoundError.looked(self.name, missing, self._again(folder))
         listing = self._scan(folder)
         files = [folder / name for name in METADATA] + [path for path, _ in listing.train + listing.test]
         description = (
@@ -123,6 +103,14 @@ class CubSource(DatasetSource):
             f"resized and centre-cropped)"
         )
         return Located(folder, files, description)
+
+    def check_files(self, located: Located) -> str:
+        """What ``locate`` has checked (no per-file checksums exist to check beyond it)."""
+        r = RELEASE
+        return (
+            f"consistent at {located.root}: {r.num_classes} classes, {r.train_images:,} train / {r.test_images:,} "
+            f"test images, every image listed in {IMAGES} present (no per-file checksums are published)"
+        )
 
     def decode(self, located: Located) -> Decoded:
         listing = self._scan(located.root)
@@ -140,13 +128,14 @@ class CubSource(DatasetSource):
 
     def _scan(self, folder: Path) -> _Listing:
         """Read and cross-check the four metadata files; every listed image must exist."""
-        images = _id_table(folder / IMAGES, "<image id> <relative path>", self._again())
-        labels = _id_table(folder / LABELS, "<image id> <class id>", self._again())
-        split = _id_table(folder / SPLIT, "<image id> <is training image>", self._again())
-        classes = _id_table(folder / CLASSES, "<class id> <class name>", self._again())
+        fix = self._again(folder)
+        images = _id_table(folder / IMAGES, "<image id> <relative path>", fix)
+        labels = _id_table(folder / LABELS, "<image id> <class id>", fix)
+        split = _id_table(folder / SPLIT, "<image id> <is training image>", fix)
+        classes = _id_table(folder / CLASSES, "<class id> <class name>", fix)
         if len(classes) != RELEASE.num_classes:
             raise DatasetIntegrityError(
-                f"{folder / CLASSES} lists {len(classes)} classes, expected {RELEASE.num_classes}. {self._again()}"
+                f"{folder / CLASSES} lists {len(classes)} classes, expected {RELEASE.num_classes}. {fix}"
             )
         for path, table in ((folder / LABELS, labels), (folder / SPLIT, split)):
             if table.keys() != images.keys():
@@ -154,49 +143,35 @@ class CubSource(DatasetSource):
                 extra = sorted(table.keys() - images.keys())[:5]
                 raise DatasetIntegrityError(
                     f"{path} and {folder / IMAGES} list different image ids (missing from {path.name}: "
-                    f"{lacking or 'none'}; unknown to {IMAGES}: {extra or 'none'}). {self._again()}"
+                    f"{lacking or 'none'}; unknown to {IMAGES}: {extra or 'none'}). {fix}"
                 )
         index = {class_id: label for label, class_id in enumerate(sorted(classes))}
         train: list[tuple[Path, int]] = []
         test: list[tuple[Path, int]] = []
         for image_id in sorted(images):
-            class_id = _int(labels[image_id], folder / LABELS, image_id, self._again())
+            class_id = _int(labels[image_id], folder / LABELS, image_id, fix)
             if class_id not in index:
                 raise DatasetIntegrityError(
-                    f"{folder / LABELS}: image {image_id} has class {class_id}, which {CLASSES} does not list. "
-                    f"{self._again()}"
+                    f"{folder / LABELS}: image {image_id} has class {class_id}, which {CLASSES} does not list. {fix}"
                 )
             flag = split[image_id]
             if flag not in ("0", "1"):
                 raise DatasetIntegrityError(
-                    f"{folder / SPLIT}: image {image_id} has is_training_image {flag!r}, expected 1 or 0. "
-                    f"{self._again()}"
+                    f"{folder / SPLIT}: image {image_id} has is_training_image {flag!r}, expected 1 or 0. {fix}"
                 )
             (train if flag == "1" else test).append((folder / "images" / images[image_id], index[class_id]))
         if (len(train), len(test)) != (RELEASE.train_images, RELEASE.test_images):
             raise DatasetIntegrityError(
                 f"{folder / SPLIT} splits the images {len(train)} train / {len(test)} test, expected the official "
-                f"{RELEASE.train_images} / {RELEASE.test_images}. {self._again()}"
+                f"{RELEASE.train_images} / {RELEASE.test_images}. {fix}"
             )
         absent = [str(path.relative_to(folder)) for path, _ in train + test if not path.is_file()]
         if absent:
             raise DatasetIntegrityError(
                 f"{len(absent)} image(s) listed in {folder / IMAGES} do not exist: {', '.join(absent[:5])}"
-                f"{' ...' if len(absent) > 5 else ''}. {self._again()}"
+                f"{' ...' if len(absent) > 5 else ''}. {fix}"
             )
         return _Listing([classes[c] for c in sorted(classes)], train, test)
-
-
-def verify_archive(path: Path, archive: OfficialArchive) -> None:
-    """Raise :class:`DatasetIntegrityError` unless ``path`` has the official size and md5 (size first: cheap, and it
-    names the usual cause, an interrupted download)."""
-    size = path.stat().st_size
-    if size != archive.size:
-        raise DatasetIntegrityError(
-            f"{path} is {size:,} bytes, expected {archive.size:,} (the official archive): an interrupted or "
-            f"different download. Download it again from {archive.url}."
-        )
-    verify_digest(path, "md5", archive.md5, f"Download it again from {archive.url}.")
 
 
 def _id_table(path: Path, form: str, fix: str) -> dict[int, str]:
