@@ -3,7 +3,9 @@ release tables that match them, and an HTTP server on 127.0.0.1 (with ``Range`` 
 
 CIFAR archives hold the official file names and pickle keys (``cifar-10-batches-py/data_batch_1..5``, ``test_batch``,
 ``batches.meta``; ``cifar-100-python/train``, ``test``, ``meta``); the Tiny ImageNet zip has the official layout
-(``wnids.txt``, ``words.txt``, ``train/<wnid>/images/*.JPEG``, ``val/images`` with ``val_annotations.txt``, ``test/``).
+(``wnids.txt``, ``words.txt``, ``train/<wnid>/images/*.JPEG``, ``val/images`` with ``val_annotations.txt``, ``test/``);
+``CUB_200_2011.tgz`` holds the CUB-200-2011 layout of ``cub_layout.py`` (the four metadata files and
+``images/<class>/``) with a top-level ``attributes.txt`` beside the folder, as the official archive does.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from cub_layout import write_cub_archive, write_cub_tree
 from PIL import Image
 
-from cskd.data import cifar, tiny_imagenet
+from cskd.data import cifar, cub, tiny_imagenet
 from cskd.data.remote import RemoteArchive
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -155,20 +158,37 @@ def tiny_imagenet_archive(jpeg_root: Path, out_dir: Path, train: int = 4, val: i
     return BuiltArchive(archive, table)
 
 
+def cub_archive(data_dir: Path, out_dir: Path, num_classes: int = 3, train: int = 4, test: int = 2) -> BuiltArchive:
+    """``CUB_200_2011.tgz`` in ``out_dir``: a CUB-layout tree of ``num_classes`` x (``train`` + ``test``) real images
+    of the JPEG copy under ``data_dir`` (the tree stays in ``out_dir/.staging-cub/CUB_200_2011``), and the matching
+    release table."""
+    tree = write_cub_tree(out_dir / ".staging-cub", data_dir, num_classes=num_classes, train=train, test=test)
+    archive = write_cub_archive(tree, out_dir / cub.RELEASE.archive.file_name)
+    official = cub.RELEASE.archive
+    table = dataclasses.replace(
+        tree.release(), archive=dataclasses.replace(official, size=archive.stat().st_size, md5=md5(archive))
+    )
+    return BuiltArchive(archive, table)
+
+
+#: the modules whose ``RELEASE`` is the release table of a single-release dataset
+SINGLE_RELEASES = {"tiny-imagenet": tiny_imagenet, "cub200": cub}
+
+
 def use_release(monkeypatch, name: str, built: BuiltArchive) -> None:
     """Make ``built``'s table the release of ``name`` for this test."""
-    if name == "tiny-imagenet":
-        monkeypatch.setattr(tiny_imagenet, "RELEASE", built.release)
+    if name in SINGLE_RELEASES:
+        monkeypatch.setattr(SINGLE_RELEASES[name], "RELEASE", built.release)
     else:
         monkeypatch.setitem(cifar.RELEASES, name, built.release)
 
 
 def with_url(monkeypatch, name: str, url: str) -> None:
     """Point the official URL of ``name``'s archive at ``url`` (a test server) for this test."""
-    if name == "tiny-imagenet":
-        release = tiny_imagenet.RELEASE
-        archive: RemoteArchive = dataclasses.replace(release.archive, url=url)
-        monkeypatch.setattr(tiny_imagenet, "RELEASE", dataclasses.replace(release, archive=archive))
+    if name in SINGLE_RELEASES:
+        module = SINGLE_RELEASES[name]
+        archive: RemoteArchive = dataclasses.replace(module.RELEASE.archive, url=url)
+        monkeypatch.setattr(module, "RELEASE", dataclasses.replace(module.RELEASE, archive=archive))
     else:
         release = cifar.RELEASES[name]
         archive = dataclasses.replace(release.archive, url=url)

@@ -1,7 +1,7 @@
 """Fetching datasets, offline: archives in the official formats (built from real images of the CIFAR-10 JPEG copy)
 served from 127.0.0.1, with the release tables substituted to match them. A clean fetch, a resumed partial download,
 a dropped connection, a server that cannot resume, a corrupt archive, a missing mirror file, no network, dataset
-alternatives, and `cskd run` fetching before it trains; every failure with its exact message."""
+alternatives, `cskd run` fetching before it trains, and CUB-200-2011; every failure with its exact message."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ import torch
 import yaml
 from official_archives import (
     ArchiveServer,
+    BuiltArchive,
     cifar_archive,
     closed_port_url,
+    cub_archive,
     tiny_imagenet_archive,
     use_release,
     with_url,
@@ -25,7 +27,7 @@ from official_archives import (
 from PIL import Image, JpegImagePlugin
 
 from cskd.cli import main
-from cskd.data import DatasetNotFoundError, choose_dataset, cifar, load_dataset
+from cskd.data import DatasetNotFoundError, choose_dataset, cifar, fetchable_names, load_dataset
 from cskd.data.remote import human_size
 from cskd.plan import expand
 from cskd.results import read_runs
@@ -366,6 +368,116 @@ def test_paper_setting_fetches_all_three_datasets_then_starts_training(tmp_path,
         ("cifar100", 4, ["Teacher", "Teacher", "CE", "CE", "CE"]),
         ("tiny-imagenet", 12, ["Teacher", "CE"]),
     ]
+
+
+# ---------------------------------------------------------------- CUB-200-2011
+
+CUB = "CUB_200_2011.tgz"
+
+
+@pytest.fixture
+def served_cub(tmp_path, data_dir, monkeypatch) -> BuiltArchive:
+    """A small CUB_200_2011.tgz (3 classes x (4 train + 2 test) real images in the official layout) in
+    ``tmp_path/served``, its release table substituted for the official one."""
+    built = cub_archive(data_dir, tmp_path / "served")
+    use_release(monkeypatch, "cub200", built)
+    return built
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def cub_checked(data: Path, classes: int = 3, train: int = 12, test: int = 6) -> str:
+    return (
+        f"{data / CUB} md5-verified; consistent at {data / 'CUB_200_2011'}: {classes} classes, {train} train / {test} "
+        "test images, every image listed in images.txt present (no per-file checksums are published)"
+    )
+
+
+def test_cub200_is_fetched_extracted_loaded_and_verified(served_cub, data, tmp_path, monkeypatch, capsys):
+    archive = served_cub.release.archive
+    with ArchiveServer(served_cub.path.parent) as server:
+        url = f"{server.url}/{CUB}"
+        with_url(monkeypatch, "cub200", url)
+        assert main(["list", "datasets", "--data-dir", str(data)]) == 0
+        assert (
+            f"cub200         fetchable  `cskd data fetch cub200`: {CUB} ({human_size(archive.size)}) from {url}"
+            in capsys.readouterr().out
+        )
+        assert main(["data", "fetch", "cub200", "--data-dir", str(data)]) == 0
+        assert server.requests == [(f"/{CUB}", None)]
+    out, err = capsys.readouterr()
+    assert out == f"cub200: {cub_checked(data)}\n"
+    assert f"cskd: fetching cub200: {CUB} ({archive.size:,} bytes, md5 {archive.md5})\n" in err
+    assert f"cskd: verified {data / CUB} (md5 {archive.md5})\n" in err
+    assert f"cskd: extracting {data / CUB} into {data}" in err
+    assert sorted(p.name for p in data.iterdir()) == [".cache", "CUB_200_2011", CUB]  # not the top-level attributes.txt
+    folder = data / "CUB_200_2011"
+    assert contents(folder) == contents(tmp_path / "served" / ".staging-cub" / "CUB_200_2011")
+    ds = load_dataset("cub200", data)
+    assert ds.classes == ["001.airplane", "002.automobile", "003.bird"]
+    assert ds.source.startswith(f"CUB-200-2011 at {folder} (official train/test split")
+    assert ds.train_images.shape == (12, 3, 256, 256) and ds.test_images.shape == (6, 3, 256, 256)
+    assert ds.train_labels.tolist() == [0] * 4 + [1] * 4 + [2] * 4 and ds.test_labels.tolist() == [0, 0, 1, 1, 2, 2]
+
+    assert main(["list", "datasets", "--data-dir", str(data)]) == 0
+    assert f"cub200         present    {folder}" in capsys.readouterr().out
+    assert main(["data", "verify", "cub200", "--data-dir", str(data)]) == 0
+    assert capsys.readouterr().out == f"cub200: ok: {cub_checked(data)}\n"
+    image = sorted((folder / "images").rglob("*.jpg"))[-1]
+    image.unlink()
+    assert main(["data", "verify", "cub200", "--data-dir", str(data)]) == 1
+    assert capsys.readouterr().out == (
+        f"cub200: FAILED: 1 image(s) listed in {folder / 'images.txt'} do not exist: "
+        f"{image.relative_to(folder)}. Delete {folder} (a modified copy, or one extracted incompletely by hand) and "
+        f"run `cskd data fetch cub200`: it extracts {CUB} again (or downloads it, when it is not in {data}).\n"
+    )
+
+
+def test_corrupt_cub200_download_is_refused_and_nothing_extracted(served_cub, data, tmp_path, capsys):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    content = bytearray(served_cub.path.read_bytes())
+    content[len(content) // 2] ^= 0xFF
+    (bad / CUB).write_bytes(bytes(content))
+    archive = served_cub.release.archive
+    with ArchiveServer(bad) as server:
+        assert main(["data", "fetch", "cub200", "--data-dir", str(data), "--mirror", server.url]) == 1
+    actual = hashlib.md5(bytes(content)).hexdigest()
+    assert capsys.readouterr().out == (
+        f"error: {CUB} downloaded from {server.url}/{CUB} is corrupt: {archive.size:,} bytes with md5 {actual}, "
+        f"expected {archive.size:,} bytes with md5 {archive.md5} (official checksum). It was deleted and nothing was "
+        f"extracted; run the fetch again to download it anew. To fetch it by hand: download "
+        f"https://data.caltech.edu/records/65de6-vp158/files/{CUB} ({archive.size:,} bytes, md5 {archive.md5}) and "
+        f"put it at {data / CUB} (cskd verifies and extracts it on first use), or put it in a folder and pass --mirror "
+        "DIR (or set CSKD_DATA_MIRROR=DIR).\n"
+    )
+    assert [p.name for p in data.iterdir()] == [".cache"]
+
+
+def test_the_readme_cub_suite_and_all_fetch_cub200(data, tmp_path, data_dir, jpeg_root, monkeypatch, capsys):
+    mirror = tmp_path / "mirror"
+    # 10 classes x (10 + 5) images: the suite's smoke profile takes 100 training images, checked when it is loaded
+    use_release(monkeypatch, "cub200", cub_archive(data_dir, mirror, num_classes=10, train=10, test=5))
+    for name in ("cifar10", "cifar100"):
+        use_release(monkeypatch, name, cifar_archive(name, jpeg_root, mirror, per_batch=4, test=4))
+    use_release(monkeypatch, "tiny-imagenet", tiny_imagenet_archive(jpeg_root, mirror))
+    assert fetchable_names() == ["cifar10", "cifar100", "cub200", "tiny-imagenet"]
+    with ArchiveServer(mirror) as server:
+        assert main(["data", "fetch", "--suite", "readme_cub", "--data-dir", str(data), "--mirror", server.url]) == 0
+        assert server.requests == [(f"/{CUB}", None)]
+        assert capsys.readouterr().out == f"cub200: {cub_checked(data, 10, 100, 50)}\n"
+        assert main(["data", "fetch", "all", "--data-dir", str(data), "--mirror", server.url]) == 0
+        assert sorted(path for path, _ in server.requests) == [
+            f"/{CUB}",  # once: present since the suite's fetch, only verified again
+            "/cifar-10-python.tar.gz",
+            "/cifar-100-python.tar.gz",
+            "/tiny-imagenet-200.zip",
+        ]
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out] == ["cifar10", "cifar100", "cub200", "tiny-imagenet"]
+    assert out[2] == f"cub200: {cub_checked(data, 10, 100, 50)}"
 
 
 # ---------------------------------------------------------------- rebuilding the JPEG copy
