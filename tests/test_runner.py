@@ -176,7 +176,7 @@ def test_a_diverged_teacher_stays_failed_and_teaches_nobody(tmp_path, cached_dat
     assert "stays failed" in teacher["error"] and str(tmp_path) in teacher["error"]  # says which file to delete
     code, out, _ = run_cli("run", *common, "--dry-run")
     lines = out.splitlines()
-    assert code == 0 and lines[-1] == "2 runs (0 done, 0 to do, 1 failed, 1 blocked)"
+    assert code == 0 and "2 runs (0 done, 0 to do, 1 failed, 1 blocked)" in lines
     assert any("[failed]" in line and "teacher T" in line and "not finite" in line for line in lines)
     assert any("[blocked]" in line and "its teacher T cannot teach" in line for line in lines)
 

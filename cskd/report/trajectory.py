@@ -2,10 +2,10 @@
 
 A run's id is the hash of its resolved configuration, so a rerun of the same suite on the same data has the same ids
 as its reference. The first epochs' mean training loss terms (``train_loss`` and every ``loss_<term>`` column of
-``epochs/<run_id>.csv``) depend on the definition of each loss but hardly on floating-point noise: during the first
-few hundred SGD steps, runs that differ only in the order of floating-point reductions (other thread counts, other
-CPUs) stay within about 1e-5 of each other, relatively, while any change to a loss term (a weight, a temperature, a
-sign) moves that term's mean by far more. Comparing them catches a change to a method that the accuracy cells,
+``epochs/<run_id>.csv``) depend on the definition of each loss far more than on floating-point noise: in the CI
+suite's first epoch (about 15 SGD steps), runs that differ only in the order of floating-point reductions (one torch
+thread instead of two) stayed within 3.4% of each other, relatively (docs/testing.md), while a change to a loss term
+(a weight, a temperature, a sign) moves that term's mean by far more. Comparing them catches a change to a method that the accuracy cells,
 whose tolerance must absorb seed-to-seed noise, would let through.
 """
 
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-#: relative differences below this are floating-point noise (measured spread: see docs/testing.md)
-DEFAULT_RELATIVE_TOLERANCE = 1e-3
+#: relative differences below this count as floating-point noise (measured: at most 3.4%, docs/testing.md)
+DEFAULT_RELATIVE_TOLERANCE = 0.1
 
 
 @dataclass(frozen=True)
