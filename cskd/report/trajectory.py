@@ -5,8 +5,8 @@ as its reference. The first epochs' mean training loss terms (``train_loss`` and
 ``epochs/<run_id>.csv``) depend on the definition of each loss far more than on floating-point noise: in the CI
 suite's first epoch (about 15 SGD steps), runs that differ only in the order of floating-point reductions (one torch
 thread instead of two) stayed within 3.4% of each other, relatively (docs/testing.md), while a change to a loss term
-(a weight, a temperature, a sign) moves that term's mean by far more. Comparing them catches a change to a method that the accuracy cells,
-whose tolerance must absorb seed-to-seed noise, would let through.
+(a weight, a temperature, a sign) moves that term's mean by far more. Comparing them catches a change to a method
+that the accuracy cells, whose tolerance must absorb rerun noise, would let through.
 """
 
 from __future__ import annotations
