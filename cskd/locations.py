@@ -21,3 +21,7 @@ def results_dir(given: Path | str | None = None) -> Path:
 def reports_dir(given: Path | str | None = None) -> Path:
     """The reports directory: ``given`` if set, else ``./reports``."""
     return Path(given if given is not None else "reports").expanduser()
+
+
+#: the environment variable naming a mirror of the official dataset archives (cskd.data.remote)
+MIRROR_ENV = "CSKD_DATA_MIRROR"

@@ -161,7 +161,7 @@ class Runner:
             problem = self._supplied_problem(run.teacher_checkpoint)
             if problem:
                 return RunStatus("blocked", problem)
-        if run.teacher_run is not None:
+        if run.teacher_run in by_id:  # a job's plan may hold its group only: its teacher is then another job's
             teacher = status_of(by_id[run.teacher_run])
             if teacher.state in ("failed", "blocked"):
                 return RunStatus("blocked", f"its teacher {run.teacher} cannot teach: {teacher.note}")

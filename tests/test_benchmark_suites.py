@@ -48,16 +48,16 @@ PUBLISHED = ["KD", "FitNet", "AT", "SP", "CC", "VID", "RKD", "PKT", "AB", "FT", 
 def test_suites_validate_and_expand(name, expected):
     suite = load_suite(name)
     assert len(expand(suite).runs) == expected
-    assert len(expand(suite, "cpu").runs) < expected
+    assert 0 < len(expand(suite, "cpu").runs) <= expected
 
 
 def test_readme_suites_follow_the_readme_tables():
     cifar, cub_suite = load_suite("readme_cifar10"), load_suite("readme_cub")
     assert (cifar.paper_table, cifar.dataset, cub_suite.paper_table, cub_suite.dataset) == (
         "readme-cifar10",
-        "cifar10",
+        ("cifar10",),
         "readme-cub",
-        "cub200",
+        ("cub200",),
     )
     for suite in (cifar, cub_suite):
         assert [m.label for m in suite.methods] == ["CE", "KD", "FitNet", "AB", "CCKD", "CSKD"]
@@ -78,7 +78,7 @@ def test_crd_suites_use_the_benchmark_recipe_labels_and_per_pair_settings():
     assert [m.label for m in same.methods] == ["CE", *PUBLISHED, "CSKD-paper", "CSKD-code"]
     assert [m.label for m in cross.methods] == ["CE", *[m for m in PUBLISHED if m != "FSP"], "CSKD-paper", "CSKD-code"]
     for suite in (same, cross):
-        assert suite.seeds == [0, 1, 2] and suite.dataset == "cifar100"
+        assert suite.seeds == [0, 1, 2] and suite.dataset == ("cifar100",)
         r = suite.recipe
         assert (r.epochs, r.batch_size, r.lr, r.momentum, r.weight_decay) == (240, 64, 0.05, 0.9, 5e-4)
         assert (r.milestones, r.lr_factor) == ((150, 180, 210), 0.1)
@@ -155,9 +155,7 @@ def test_readme_cub_cpu_profile_trains_on_a_cub_tree_and_reports(tmp_path, data_
     tree = write_cub_tree(tmp_path / "data", data_dir, num_classes=10, train=10, test=5)
     monkeypatch.setattr(cub, "RELEASE", tree.release())
     runs = run_cpu_profile("readme_cub", tmp_path / "results", tmp_path / "data")
-    assert (
-        (runs["dataset"] == "cub200").all() and (runs["train_size"] == 200).all() and (runs["test_size"] == 100).all()
-    )
+    assert (runs["dataset"] == "cub200").all() and (runs["train_size"] == 100).all() and (runs["test_size"] == 50).all()
     assert runs["dataset_source"].str.contains("CUB-200-2011").all()
     text = render("readme_cub", tmp_path / "results")
     for value in ("53.09", "45.91", "51.60", "53.13"):  # teacher; CE, KD and CSKD of the profile's pair

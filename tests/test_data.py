@@ -18,6 +18,7 @@ from PIL import Image
 
 from cskd.data import (
     AugmentSpec,
+    DatasetError,
     DatasetIntegrityError,
     DatasetNotFoundError,
     DeviceLoader,
@@ -484,7 +485,7 @@ def test_subset_is_class_balanced_deterministic_and_rechecksummed():
     assert sorted(torch.bincount(odd.train_labels).tolist()) == [5] * 5 + [6] * 5
     assert torch.equal(odd.test_images, ds.test_images) and odd.name.endswith("[train=55,test=all,seed=0]")
     assert subset(ds, None, None, seed=0) is ds
-    with pytest.raises(ValueError, match="between 1 and 200"):
+    with pytest.raises(DatasetError, match="between 1 and 200"):
         subset(ds, 201, None, seed=0)
 
 

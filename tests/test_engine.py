@@ -182,7 +182,10 @@ def test_every_method_trains_on_real_data_with_falling_loss(tmp_path, small_cifa
         history = pd.read_csv(tmp_path / f"{outcome.run_id}.csv")
         main = history[history["phase"] == "main"]
         assert main["train_loss"].notna().all() and torch.isfinite(torch.tensor(main["train_loss"].values)).all()
-        assert main["train_loss"].iloc[-1] < main["train_loss"].iloc[0], outcome.run_id
+        # CRD's contrastive term rises while its memory bank (random at the start) fills with embeddings: its
+        # student's learning shows in the cross-entropy term
+        column = "loss_ce" if outcome.run_id == "crd" else "train_loss"
+        assert main[column].iloc[-1] < main[column].iloc[0], outcome.run_id
 
 
 def test_groups_that_would_hang_in_channels_last_train_in_nchw_on_the_cpu(tmp_path):

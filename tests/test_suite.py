@@ -361,7 +361,7 @@ def test_model_recipe_overrides_reach_the_runs_that_train_that_model(tmp_path):
     message = error_of(
         write_suite(tmp_path, {"models": {**models, "S": {"model": "cifar_resnet18_w0_25", "recipe": {"lr": -1}}}})
     )
-    assert "models.S.recipe" in message and "lr must be > 0" in message
+    assert "models.S.recipe.lr: must be > 0, got -1" in message
     message = error_of(
         write_suite(tmp_path, {"models": {**models, "S": {"model": "cifar_resnet18_w0_25", "recipes": {}}}})
     )

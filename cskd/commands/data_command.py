@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cskd.data.remote import MIRROR_ENV
+from cskd.locations import MIRROR_ENV
 
 
 def add_mirror_argument(parser: argparse.ArgumentParser) -> None:

@@ -86,9 +86,12 @@ def _print_jobs(runner: Runner, args: argparse.Namespace, finished: set[str]) ->
     rate = gpu_rate(runner.options.results_dir) if config.gpus_per_job > 0 else cpu_rate()
     try:
         limits = sorted(time_limit_minutes(job, rate, config.time_min) for job in jobs)
-        shown = format_minutes(limits[0]) + (f" to {format_minutes(limits[-1])}" if limits[-1] != limits[0] else "")
-        sized = "as set" if config.time_min else f"from the {rate.device} estimate x1.5 + 15 min"
-        limit = f"time limit {shown} ({sized})" if limits else "no time limit needed"
+        if limits:
+            last = f" to {format_minutes(limits[-1])}" if limits[-1] != limits[0] else ""
+            sized = "as set" if config.time_min else f"from the {rate.device} estimate x1.5 + 15 min"
+            limit = f"time limit {format_minutes(limits[0])}{last} ({sized})"
+        else:
+            limit = "no time limit needed"
     except ValueError as error:
         limit = f"time limit unknown ({error})"
     print(

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from cskd.commands.run_command import parse_only
-from cskd.plan import FILTER_KEYS, expand
-from cskd.runner import REPO, Runner, RunnerOptions
-from cskd.suite import SuiteError, load_suite
+from cskd.cli import add_results_argument
+from cskd.commands.run_command import ONLY_KEYS, fail, parse_only
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -27,23 +24,24 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help=f"show only matching runs (and the teachers they need); KEY in {', '.join(FILTER_KEYS)}; repeatable",
+        help=f"show only matching runs (and the teachers they need); KEY in {', '.join(ONLY_KEYS)}; repeatable",
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="as given to cskd run")
-    parser.add_argument(
-        "--results-dir", type=Path, default=REPO / "results", help="as given to cskd run (default: results/)"
-    )
+    add_results_argument(parser)
     parser.add_argument("--no-lockstep", action="store_true", help="as given to cskd run")
     parser.set_defaults(func=status)
 
 
 def status(args: argparse.Namespace) -> int:
     from cskd.executors.status import print_status
+    from cskd.locations import results_dir
+    from cskd.plan import expand
+    from cskd.runner import Runner, RunnerOptions
+    from cskd.suite import SuiteError, load_suite
 
     try:
         plan = expand(load_suite(args.suite), args.profile, args.seeds, parse_only(args.only))
     except SuiteError as error:
-        print(f"error: {error}")
-        return 2
-    print_status(Runner(plan, RunnerOptions(args.results_dir, lockstep=not args.no_lockstep)))
+        return fail(error)
+    print_status(Runner(plan, RunnerOptions(results_dir(args.results_dir), lockstep=not args.no_lockstep)))
     return 0

@@ -30,8 +30,8 @@ from tqdm import tqdm
 from cskd import __version__
 from cskd.data.errors import DatasetDownloadError, DatasetIntegrityError
 from cskd.data.files import file_digest, notify
+from cskd.locations import MIRROR_ENV
 
-MIRROR_ENV = "CSKD_DATA_MIRROR"
 USER_AGENT = f"cskd/{__version__} (dataset fetch)"
 TIMEOUT_SECONDS = 60
 #: attempts of one download while each attempt makes progress (a dropped connection is resumed)

@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from cskd.methods.base import close_names
+from cskd.names import close_names
 
 #: key -> (accepted types, meaning); docs/cluster.md lists the same
 KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
@@ -117,6 +115,8 @@ def read_user_config(path: Path, required: bool) -> dict[str, Any]:
         if required:
             raise ClusterConfigError(f"--cluster-config {path}: no such file")
         return {}
+    import yaml  # here, not at the top: the CLI's --help must not import it
+
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:

@@ -21,7 +21,6 @@ Adding a method is one new module in ``cskd/methods`` that subclasses :class:`Me
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import typing
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from cskd.features import Features, FeatureSpec
+from cskd.names import close_names
 from cskd.typecheck import type_problem
 
 _REGISTRY: dict[str, type[Method]] = {}
@@ -59,17 +59,6 @@ def register_method(name: str):
         return cls
 
     return decorate
-
-
-def close_names(name: str, names: list[str], n: int = 5) -> str:
-    """A human hint listing the names closest to ``name`` (or all of them when none is close); names are
-    case-sensitive, so one differing only in case comes first."""
-    same = [candidate for candidate in names if candidate.lower() == name.lower()]
-    similar = [c for c in difflib.get_close_matches(name, names, n=n, cutoff=0.4) if c not in same]
-    close = (same + similar)[:n]
-    shown = close or sorted(names)
-    label = "closest" if close else "available"
-    return f"{label}: {', '.join(shown)}"
 
 
 def method_names() -> list[str]:
