@@ -297,36 +297,70 @@ def thin_models() -> dict[str, nn.Module]:
     return {name: create_model(name, num_classes=10, width_multiplier=THIN) for name in names}
 
 
-@pytest.mark.parametrize("pair", HETEROGENEOUS, ids=["->".join(p) for p in HETEROGENEOUS])
-def test_every_method_takes_a_step_on_heterogeneous_pairs(thin_models, pair: tuple[str, str]):
-    teacher, student = (thin_models[name] for name in pair)
+def one_step(name: str, args: dict, teacher: nn.Module, student: nn.Module) -> None:
+    """Build method ``name`` with ``args`` for the pair, run each of its stages once on a small batch and backpropagate:
+    the loss is finite and reaches what the stage trains (the student; in an init stage, the student or the method)."""
     teacher.eval()
     student.train()
     x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     y = torch.tensor([0, 1, 0, 1])
+    method_cls = get_method(name)
+    teacher_spec = feature_spec(teacher, (3, 32, 32)) if method_cls.uses_teacher else None
+    method = build_method(name, args, feature_spec(student, (3, 32, 32)), teacher_spec)
+    method.seed(0)
+    method.bind_training_set(torch.tensor([0, 1] * 8))  # a 16-sample training set (CRD's memory bank)
+    extra = {"indices": torch.arange(4)} if method.needs_sample_indices else {}
+    stages = [("init", method.forward_init)] if method.init_epochs else []
+    for stage, phase in [*stages, ("main", method.forward)]:
+        method.begin_epoch(stage, 1)
+        s = extract_features(student, x, pre_relu=method.student_pre_relu)
+        t: Features | None = None
+        if method_cls.uses_teacher:
+            with torch.no_grad():
+                t = extract_features(teacher, x, pre_relu=method.teacher_pre_relu)
+        loss = sum(phase(s, t, y, **extra).values())
+        assert torch.isfinite(loss), (name, stage)
+        student.zero_grad(set_to_none=True)
+        method.zero_grad(set_to_none=True)
+        loss.backward()
+        # an init stage trains the student (FSP) or the method's own modules only (FT's paraphraser)
+        trained = [*student.parameters(), *method.parameters()] if stage == "init" else list(student.parameters())
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in trained), (name, stage)
+
+
+@pytest.mark.parametrize("pair", HETEROGENEOUS, ids=["->".join(p) for p in HETEROGENEOUS])
+def test_every_method_takes_a_step_on_heterogeneous_pairs(thin_models, pair: tuple[str, str]):
+    teacher, student = (thin_models[name] for name in pair)
     for name in method_names():
-        method_cls = get_method(name)
-        teacher_spec = feature_spec(teacher, (3, 32, 32)) if method_cls.uses_teacher else None
-        method = build_method(name, {}, feature_spec(student, (3, 32, 32)), teacher_spec)
-        method.seed(0)
-        method.bind_training_set(torch.tensor([0, 1] * 8))  # a 16-sample training set (CRD's memory bank)
-        extra = {"indices": torch.arange(4)} if method.needs_sample_indices else {}
-        stages = [("init", method.forward_init)] if method.init_epochs else []
-        for stage, phase in [*stages, ("main", method.forward)]:
-            method.begin_epoch(stage, 1)
-            s = extract_features(student, x, pre_relu=method.student_pre_relu)
-            t: Features | None = None
-            if method_cls.uses_teacher:
-                with torch.no_grad():
-                    t = extract_features(teacher, x, pre_relu=method.teacher_pre_relu)
-            loss = sum(phase(s, t, y, **extra).values())
-            assert torch.isfinite(loss), (name, pair)
-            student.zero_grad(set_to_none=True)
-            method.zero_grad(set_to_none=True)
-            loss.backward()
-            # an init stage may train the method's own modules only (FT's paraphraser); the main stage the student
-            trained = method.parameters() if stage == "init" else student.parameters()
-            assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in trained), (name, pair, stage)
+        one_step(name, {}, teacher, student)
+
+
+def benchmark_runs() -> dict[tuple[str, str], list]:
+    """Every (teacher, student) pair of the CIFAR-100 benchmark suites with its distilling runs of seed 0, each
+    method with the options the suite gives it on that pair (per-pair arguments, skipped methods)."""
+    from cskd.plan import expand
+    from cskd.suite import load_suite
+
+    pairs: dict[tuple[str, str], list] = {}
+    for suite in ("kd_cifar100_same", "kd_cifar100_cross"):
+        for run in expand(load_suite(suite), seeds=[0]).runs:
+            if run.teacher_model is not None and run.kind == "student":
+                pairs.setdefault((run.teacher, run.student), []).append(run)
+    return pairs
+
+
+BENCHMARK_RUNS = benchmark_runs()
+
+
+@pytest.mark.parametrize("pair", list(BENCHMARK_RUNS), ids=["->".join(p) for p in BENCHMARK_RUNS])
+def test_every_method_takes_a_step_on_every_pair_of_the_benchmark(pair: tuple[str, str]):
+    """Issue 14: each of the 13 published pairs, thinned, with every method the suites run on it."""
+    runs = BENCHMARK_RUNS[pair]
+    torch.manual_seed(0)
+    teacher = create_model(runs[0].teacher_model.name, num_classes=10, width_multiplier=THIN)
+    student = create_model(runs[0].student_model.name, num_classes=10, width_multiplier=THIN)
+    for run in runs:
+        one_step(run.method.name, dict(run.method.args), teacher, student)
 
 
 def test_cskd_list_models_prints_every_family_with_its_source_and_counts(capsys):
