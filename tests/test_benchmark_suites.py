@@ -132,7 +132,7 @@ def run_cpu_profile(
     )
     runs = pd.read_csv(results / name / "runs.csv")
     failed = runs[runs["status"] != "ok"]
-    diverged = failed["method"].isin(may_diverge) & failed["error"].str.contains("not finite")
+    diverged = failed["method"].isin(may_diverge) & failed["error"].astype(str).str.contains("not finite")
     assert diverged.all(), failed[["method", "student", "error"]].to_string()
     assert code == (1 if len(failed) else 0)  # a failed run is recorded failed and makes the sweep exit 1
     assert len(runs) == len(expand(load_suite(name), "cpu").runs)
