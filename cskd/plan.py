@@ -74,12 +74,26 @@ class Plan:
     profile: Profile
     runs: list[RunSpec]
 
-    def groups(self) -> list[list[RunSpec]]:
-        """Lockstep groups in training order: teacher-free runs first, then each teacher's students."""
+    def groups(self, max_size: int | None = None) -> list[list[RunSpec]]:
+        """Lockstep groups in training order: teacher-free runs first, then each teacher's students; a group larger
+        than ``max_size`` is split into the fewest parts of at most that size, as equal as possible (so that
+        parallel workers get jobs of a similar length)."""
         groups: dict[tuple, list[RunSpec]] = {}
         for run in sorted(self.runs, key=lambda r: r.teacher_run is not None):
             groups.setdefault(run.lockstep_key, []).append(run)
-        return list(groups.values())
+        if max_size is None:
+            return list(groups.values())
+        return [part for group in groups.values() for part in split_evenly(group, max_size)]
+
+
+def split_evenly(runs: list[RunSpec], max_size: int) -> list[list[RunSpec]]:
+    """``runs`` in order, cut into ``ceil(len / max_size)`` consecutive parts whose sizes differ by at most one."""
+    if max_size < 1:
+        raise ValueError(f"a lockstep group holds at least 1 run, got max_size={max_size}")
+    parts = -(-len(runs) // max_size)
+    base, extra = divmod(len(runs), parts)
+    cuts = [i * base + min(i, extra) for i in range(parts + 1)]
+    return [runs[cuts[i] : cuts[i + 1]] for i in range(parts)]
 
 
 def _hash(config: dict[str, Any]) -> str:

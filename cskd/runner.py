@@ -71,6 +71,7 @@ class RunnerOptions:
     data_dir: Path | None = None
     engine: EngineOptions = field(default_factory=EngineOptions)
     lockstep: bool = True
+    lockstep_size: int | None = None  # at most this many runs per lockstep group (None: every run sharing a stream)
 
 
 @dataclass(frozen=True)
@@ -252,8 +253,9 @@ class Runner:
             )
 
     def groups(self) -> list[list[RunSpec]]:
-        """The plan's lockstep groups in training order, or one group per run without lockstep."""
-        return self.plan.groups() if self.options.lockstep else [[r] for g in self.plan.groups() for r in g]
+        """The plan's lockstep groups in training order (of at most ``lockstep_size`` runs), or one group per run
+        without lockstep."""
+        return self.plan.groups(self.options.lockstep_size if self.options.lockstep else 1)
 
     def sweep(self) -> SweepSummary:
         summary = SweepSummary()

@@ -100,6 +100,25 @@ def test_sweep_records_every_run_and_a_failure(tmp_path, cached_data):
     assert retried["method"] == "BadKD" and retried["status"] == "failed" and "stays failed" in retried["error"]
 
 
+def test_a_split_lockstep_group_gives_the_same_rows_as_the_whole_group(tmp_path, cached_data):
+    """--lockstep-size cuts a group into parts, each with its own teacher stream: the same batches and the same
+    initialisations, so deterministically the same numbers; only the grouping recorded in each row differs."""
+    recipe = {**SUITE["recipe"], "epochs": 2, "milestones": [1]}
+    suite = write_suite(tmp_path, train_subset=300, test_subset=200, recipe=recipe)
+    results = {}
+    for name, extra in (("whole", []), ("split", ["--lockstep-size", "1"])):
+        run = [*command(suite, tmp_path / name, cached_data), "--deterministic", *extra]
+        result = subprocess.run(run, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+        results[name] = rows(tmp_path / name).sort_values("run_id").reset_index(drop=True)
+    whole, split = results["whole"], results["split"]
+    assert list(whole["run_id"]) == list(split["run_id"]) and len(split) == 4
+    students = split["method"].isin(["KD", "CSKD"])
+    assert (whole[students]["lockstep"] == 2).all() and (split[students]["lockstep"] == 1).all()
+    compared = ["best_top1", "best_top5", "last_top1", "last_top5", "teacher_top1", "status"]
+    pd.testing.assert_frame_equal(whole[compared], split[compared])
+
+
 def test_killed_sweep_resumes_without_recomputing(tmp_path, cached_data):
     suite = write_suite(tmp_path, recipe={**SUITE["recipe"], "epochs": 6, "milestones": [4]})
     process = subprocess.Popen(

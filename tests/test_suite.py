@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from cskd.cli import main
-from cskd.plan import expand
+from cskd.plan import expand, split_evenly
 from cskd.suite import SuiteError, load_suite
 from cskd.typecheck import type_problem
 
@@ -269,6 +269,19 @@ def test_teachers_first_and_shared_runs_once():
     teacher_ids = {r.run_id for r in plan.runs if r.kind == "teacher"}
     assert all(r.teacher_run in teacher_ids for g in groups[1:] for r in g)
     assert len(groups) == 3 and sorted(len(g) for g in groups[1:]) == [18, 18]  # one lockstep group per teacher
+
+
+def test_lockstep_size_splits_each_group_into_near_equal_parts_in_order():
+    plan = expand(load_suite("table2"))
+    whole = plan.groups()
+    parts = plan.groups(max_size=5)
+    assert [r.run_id for g in parts for r in g] == [r.run_id for g in whole for r in g]  # same runs, same order
+    assert sorted(len(g) for g in parts) == sorted([len(whole[0])] + [5, 5, 4, 4] * 2)  # 18 -> 5+5+4+4; 3 stays
+    assert all(len({r.lockstep_key for r in g}) == 1 for g in parts)  # a part never mixes groups
+    assert [len(g) for g in plan.groups(max_size=1)] == [1] * len(plan.runs)
+    assert [len(g) for g in split_evenly(list(range(10)), 4)] == [4, 3, 3]
+    with pytest.raises(ValueError, match="at least 1 run"):
+        split_evenly([1, 2], 0)
 
 
 def test_run_identity_follows_configuration():

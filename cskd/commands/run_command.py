@@ -17,6 +17,39 @@ if TYPE_CHECKING:
 ONLY_KEYS = ("kind", "teacher", "student", "method", "seed")
 
 
+def add_lockstep_arguments(parser: argparse.ArgumentParser, as_given: bool = False) -> None:
+    """--no-lockstep and --lockstep-size, for ``cskd run`` (``as_given``: for a command that shows its plan)."""
+    parser.add_argument(
+        "--no-lockstep",
+        action="store_true",
+        help="as given to cskd run"
+        if as_given
+        else "train each run alone (each with its own teacher forward) instead of in lockstep groups",
+    )
+    parser.add_argument(
+        "--lockstep-size",
+        type=group_size,
+        default=None,
+        metavar="N",
+        help="as given to cskd run"
+        if as_given
+        else "at most N runs per lockstep group: a larger group is split into near-equal parts, each its own job "
+        "(more jobs for --executor local/slurm to spread over workers, at the cost of one teacher forward per part)",
+    )
+
+
+def group_size(text: str) -> int:
+    """--lockstep-size's value: a whole number >= 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 (runs per lockstep group), got {text!r}")
+    return int(text)
+
+
+def lockstep_options(args: argparse.Namespace) -> dict[str, bool | int | None]:
+    """The RunnerOptions fields of --no-lockstep and --lockstep-size."""
+    return {"lockstep": not args.no_lockstep, "lockstep_size": args.lockstep_size}
+
+
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "run",
@@ -52,11 +85,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="override the suite's (profile's) seeds")
     add_results_argument(parser)
-    parser.add_argument(
-        "--no-lockstep",
-        action="store_true",
-        help="train each run alone (each with its own teacher forward) instead of in lockstep groups",
-    )
+    add_lockstep_arguments(parser)
     add_engine_arguments(parser)
     add_executor_arguments(parser)
     parser.set_defaults(func=run)
@@ -104,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         results_dir=results_dir(args.results_dir),
         data_dir=args.data_dir,
         engine=engine_options(args),
-        lockstep=not args.no_lockstep,
+        **lockstep_options(args),
     )
     runner = Runner(plan, options)
     if args.dry_run:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from cskd.cli import add_results_argument
-from cskd.commands.run_command import ONLY_KEYS, fail, parse_only
+from cskd.commands.run_command import ONLY_KEYS, add_lockstep_arguments, fail, lockstep_options, parse_only
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -28,7 +28,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="as given to cskd run")
     add_results_argument(parser)
-    parser.add_argument("--no-lockstep", action="store_true", help="as given to cskd run")
+    add_lockstep_arguments(parser, as_given=True)
     parser.set_defaults(func=status)
 
 
@@ -43,5 +43,5 @@ def status(args: argparse.Namespace) -> int:
         plan = expand(load_suite(args.suite), args.profile, args.seeds, parse_only(args.only))
     except SuiteError as error:
         return fail(error)
-    print_status(Runner(plan, RunnerOptions(results_dir(args.results_dir), lockstep=not args.no_lockstep)))
+    print_status(Runner(plan, RunnerOptions(results_dir(args.results_dir), **lockstep_options(args))))
     return 0
