@@ -17,24 +17,45 @@ if TYPE_CHECKING:
 ONLY_KEYS = ("kind", "teacher", "student", "method", "seed")
 
 
-def add_lockstep_arguments(parser: argparse.ArgumentParser, as_given: bool = False) -> None:
-    """--no-lockstep and --lockstep-size, for ``cskd run`` (``as_given``: for a command that shows its plan)."""
+def add_plan_arguments(parser: argparse.ArgumentParser, as_given: bool = False) -> None:
+    """The arguments that choose a plan's runs and groups: the suite, --profile, --only, --seeds, the results folder,
+    --no-lockstep and --lockstep-size (``as_given``: for a command that shows the plan ``cskd run`` was given)."""
+
+    def explained(text: str) -> str:
+        return "as given to cskd run" if as_given else text
+
+    parser.add_argument("suite", help="suite name (see `cskd list suites`) or path to a suite YAML file")
+    parser.add_argument(
+        "--profile", default=None, help=explained("a scaled-down profile declared in the suite (e.g. smoke)")
+    )
+    verb = "show" if as_given else "keep"
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"{verb} only matching runs (and the teachers they need); KEY in {', '.join(ONLY_KEYS)}; values match "
+        "exactly (case-sensitive); repeatable",
+    )
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=None, help=explained("override the suite's (profile's) seeds")
+    )
+    add_results_argument(parser)
     parser.add_argument(
         "--no-lockstep",
         action="store_true",
-        help="as given to cskd run"
-        if as_given
-        else "train each run alone (each with its own teacher forward) instead of in lockstep groups",
+        help=explained("train each run alone (each with its own teacher forward) instead of in lockstep groups"),
     )
     parser.add_argument(
         "--lockstep-size",
         type=group_size,
         default=None,
         metavar="N",
-        help="as given to cskd run"
-        if as_given
-        else "at most N runs per lockstep group: a larger group is split into near-equal parts, each its own job "
-        "(more jobs for --executor local/slurm to spread over workers, at the cost of one teacher forward per part)",
+        help=explained(
+            "at most N runs per lockstep group: a larger group is split into near-equal parts, each its own job "
+            "(more jobs for --executor local/slurm to spread over workers, at the cost of one teacher forward per "
+            "part)"
+        ),
     )
 
 
@@ -61,8 +82,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "its models and methods and the data are all checked before anything trains. Results: "
         "RESULTS_DIR/SUITE/runs.csv (one row per run) and epochs/RUN_ID.csv.",
     )
-    parser.add_argument("suite", help="suite name (see `cskd list suites`) or path to a suite YAML file")
-    parser.add_argument("--profile", default=None, help="a scaled-down profile declared in the suite (e.g. smoke)")
+    add_plan_arguments(parser)
     parser.add_argument(
         "--dry-run",
         action="store_true",
@@ -75,17 +95,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="never fetch a missing dataset (it is then an error naming how to supply it)",
     )
     add_mirror_argument(parser)
-    parser.add_argument(
-        "--only",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help=f"keep only matching runs (and the teachers they need); KEY in {', '.join(ONLY_KEYS)}; values match "
-        "exactly (case-sensitive); repeatable",
-    )
-    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="override the suite's (profile's) seeds")
-    add_results_argument(parser)
-    add_lockstep_arguments(parser)
     add_engine_arguments(parser)
     add_executor_arguments(parser)
     parser.set_defaults(func=run)

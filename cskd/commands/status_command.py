@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cskd.cli import add_results_argument
-from cskd.commands.run_command import ONLY_KEYS, add_lockstep_arguments, fail, lockstep_options, parse_only
+from cskd.commands.run_command import add_plan_arguments, fail, lockstep_options, parse_only
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -17,18 +16,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "of its row), to do; then the totals. Reads RESULTS_DIR/SUITE/runs.csv, the epoch CSVs and checkpoints, the "
         "job records of --executor local|slurm (RESULTS_DIR/SUITE/jobs/) and squeue; no accounting database needed.",
     )
-    parser.add_argument("suite", help="suite name (see `cskd list suites`) or path to a suite YAML file")
-    parser.add_argument("--profile", default=None, help="the profile the runs were planned with")
-    parser.add_argument(
-        "--only",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help=f"show only matching runs (and the teachers they need); KEY in {', '.join(ONLY_KEYS)}; repeatable",
-    )
-    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="as given to cskd run")
-    add_results_argument(parser)
-    add_lockstep_arguments(parser, as_given=True)
+    add_plan_arguments(parser, as_given=True)
     parser.set_defaults(func=status)
 
 
