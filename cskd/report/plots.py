@@ -95,7 +95,8 @@ def _pairs(table: ReportTable) -> list[Row]:
 def _bar_colors(table: ReportTable, columns: list[str], pairs: list[Row]) -> list[list[tuple[float, ...]]]:
     """[pair][column] colours: by role for one pair, by pair for several (then a legend names the pairs)."""
     if len(pairs) == 1:
-        return [[ROLE_COLORS[table.roles[c]] for c in columns]]
+        colors = method_colors(table)
+        return [[colors[c] for c in columns]]
     return [[_COLORS(i % 10)] * len(columns) for i in range(len(pairs))]
 
 
@@ -216,10 +217,16 @@ def read_epochs(path: Path) -> pd.DataFrame:
     return epochs
 
 
-def _method_colors(table: ReportTable) -> dict[str, tuple[float, ...]]:
-    """A distinct colour per method column: its role's, else the next of :data:`OTHER_COLORS`."""
+def method_colors(table: ReportTable) -> dict[str, tuple[float, ...]]:
+    """A distinct colour per method column: its role's for the first column of each role, else the next of
+    :data:`OTHER_COLORS` (so two columns of one role, e.g. two KD forms, never share a colour)."""
     others = iter(OTHER_COLORS * (1 + len(table.method_columns) // len(OTHER_COLORS)))
-    return {c: ROLE_COLORS[table.roles[c]] if c in table.roles else next(others) for c in table.method_columns}
+    colors: dict[str, tuple[float, ...]] = {}
+    for column in table.method_columns:
+        role = table.roles.get(column)
+        taken = role is not None and ROLE_COLORS[role] in colors.values()
+        colors[column] = ROLE_COLORS[role] if role is not None and not taken else next(others)
+    return colors
 
 
 def curves_figure(table: ReportTable, row: Row, epochs_dir: Path) -> Figure | None:
@@ -227,7 +234,7 @@ def curves_figure(table: ReportTable, row: Row, epochs_dir: Path) -> Figure | No
     figure = Figure(figsize=(8.0, 5.5), layout="constrained")
     ax = figure.add_subplot()
     drawn, last_epoch, paper_marks = 0, 0, []
-    colors = _method_colors(table)
+    colors = method_colors(table)
     for column in table.method_columns:
         rows = table.results.rows(row.key(column))
         paths = [epochs_dir / f"{run_id}.csv" for run_id in rows.loc[rows["status"] == "ok", "run_id"]]
