@@ -18,15 +18,16 @@ from pathlib import Path
 import pandas as pd
 
 from cskd.report.trajectory import compare_trajectories
+from cskd.results import read_runs
 
 scratch = Path(sys.argv[1])
-reference = pd.read_csv("reference/results/ci/runs.csv", keep_default_na=False)
-seeds = pd.concat([reference, pd.read_csv(scratch / "seeds/ci/runs.csv", keep_default_na=False)])
+reference = read_runs(Path("reference/results/ci/runs.csv"))
+seeds = pd.concat([reference, read_runs(scratch / "seeds/ci/runs.csv")])
 spread = seeds.groupby("method")["best_top1"].agg(lambda v: v.max() - v.min())
 print("seed spread (best top-1 range over seeds 0-2, points):")
 print(seeds.pivot_table(index="method", columns="seed", values="best_top1").round(2).to_string())
 print(spread.round(2).to_string())
-rerun = pd.read_csv(scratch / "one-thread/ci/runs.csv", keep_default_na=False).set_index("run_id")["best_top1"]
+rerun = read_runs(scratch / "one-thread/ci/runs.csv").set_index("run_id")["best_top1"]
 diff = (reference.set_index("run_id")["best_top1"] - rerun).abs()
 print(f"rerun spread (one thread vs the reference, best top-1): max {diff.max():.2f} points")
 terms = compare_trajectories(reference, Path("reference/results/ci"), scratch / "one-thread/ci", tolerance=1.0)

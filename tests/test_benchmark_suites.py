@@ -13,6 +13,7 @@ from cub_layout import write_cub_tree
 from cskd.cli import main
 from cskd.data import cub
 from cskd.plan import expand
+from cskd.results import read_runs
 from cskd.suite import load_suite
 
 SUITES = ("readme_cifar10", "readme_cub", "kd_cifar100_same", "kd_cifar100_cross")
@@ -130,9 +131,9 @@ def run_cpu_profile(
             "--no-progress",
         ]
     )
-    runs = pd.read_csv(results / name / "runs.csv")
+    runs = read_runs(results / name / "runs.csv")  # text columns as text, even when every value is empty
     failed = runs[runs["status"] != "ok"]
-    diverged = failed["method"].isin(may_diverge) & failed["error"].astype(str).str.contains("not finite")
+    diverged = failed["method"].isin(may_diverge) & failed["error"].str.contains("not finite")
     assert diverged.all(), failed[["method", "student", "error"]].to_string()
     assert code == (1 if len(failed) else 0)  # a failed run is recorded failed and makes the sweep exit 1
     assert len(runs) == len(expand(load_suite(name), "cpu").runs)
