@@ -1,0 +1,158 @@
+"""The power study's findings: every arm against the references (KD, CE), paired by seed, with simultaneous intervals.
+
+For arms A_1..A_m and a reference B, per seed s where both finished, d_s = x_A(s) - x_B(s), where x is the run's
+read-out (``last``: the last epoch's test top-1; ``lastK``: the mean of its last K epochs); mean d, sample sd s_d,
+n seeds. Two intervals are printed: the per-comparison 95% t interval d ± t_{0.975, n-1} s_d / sqrt(n), and the
+Bonferroni-simultaneous one over all M comparisons of the table, d ± t_{1 - 0.025 / M, n-1} s_d / sqrt(n), which
+covers every difference at once with probability at least 95%. A difference is called only when its simultaneous
+interval excludes 0. Writes a markdown table and a forest plot.
+
+    python benchmarks/findings.py RESULTS --suite study --against KD CE [--readout last2] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from scipy import stats
+
+from cskd.results import read_runs
+
+
+@dataclass(frozen=True)
+class Difference:
+    arm: str
+    reference: str
+    values: tuple[float, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.values)
+
+    def half_width(self, comparisons: int = 1) -> float:
+        if self.n < 2:
+            return math.nan
+        quantile = stats.t.ppf(1 - 0.025 / comparisons, self.n - 1)
+        return float(quantile * statistics.stdev(self.values) / math.sqrt(self.n))
+
+
+def readout(epochs_csv: Path, spec: str) -> float:
+    """The run's number: ``last`` (last main epoch's test top-1) or ``lastK`` (mean of the last K main epochs)."""
+    frame = pd.read_csv(epochs_csv)
+    main = frame[frame["phase"] == "main"]["test_top1"]
+    k = 1 if spec == "last" else int(spec.removeprefix("last"))
+    return float(main.tail(k).mean())
+
+
+def arm_values(results: Path, suite: str, spec: str, profile: str | None) -> dict[str, dict[int, float]]:
+    """method label -> seed -> read-out, over the ok student rows (the latest row of each run)."""
+    rows = read_runs(results / suite / "runs.csv")
+    rows = rows.drop_duplicates("run_id", keep="last")
+    rows = rows[(rows["kind"] == "student") & (rows["status"] == "ok")]
+    if profile is not None:
+        rows = rows[rows["profile"] == profile]
+    values: dict[str, dict[int, float]] = {}
+    for _, row in rows.iterrows():
+        csv = results / suite / "epochs" / f"{row['run_id']}.csv"
+        values.setdefault(row["method"], {})[int(row["seed"])] = readout(csv, spec)
+    return values
+
+
+def differences(values: dict[str, dict[int, float]], references: list[str]) -> list[Difference]:
+    found = []
+    for reference in references:
+        for arm in values:
+            if arm == reference:
+                continue
+            seeds = sorted(set(values[arm]) & set(values[reference]))
+            found.append(Difference(arm, reference, tuple(values[arm][s] - values[reference][s] for s in seeds)))
+    return found
+
+
+def table(values: dict[str, dict[int, float]], found: list[Difference]) -> str:
+    comparisons = len(found)
+    lines = [
+        "| arm | seeds | top-1 mean ± sd | "
+        + " | ".join(f"− {r} (95%; simultaneous)" for r in dict.fromkeys(d.reference for d in found))
+        + " |"
+    ]
+    lines.append("|---" * (3 + len(dict.fromkeys(d.reference for d in found))) + "|")
+    for arm, by_seed in values.items():
+        xs = list(by_seed.values())
+        cells = [
+            arm,
+            str(len(xs)),
+            f"{statistics.fmean(xs):.2f} ± {statistics.stdev(xs):.2f}" if len(xs) > 1 else f"{xs[0]:.2f}",
+        ]
+        for reference in dict.fromkeys(d.reference for d in found):
+            d = next((d for d in found if d.arm == arm and d.reference == reference), None)
+            if d is None:
+                cells.append("—")
+                continue
+            h1, hm = d.half_width(), d.half_width(comparisons)
+            mark = " **" if abs(d.mean) > hm else ""
+            cells.append(f"{d.mean:+.2f} ±{h1:.2f}; ±{hm:.2f}{mark}")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(
+        f"Intervals: per comparison 95% t, then Bonferroni-simultaneous over all {comparisons} comparisons of "
+        "the table; ** marks a difference whose simultaneous interval excludes 0."
+    )
+    return "\n".join(lines)
+
+
+def forest_plot(found: list[Difference], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    references = list(dict.fromkeys(d.reference for d in found))
+    fig, axes = plt.subplots(
+        1, len(references), figsize=(4.5 * len(references), 0.45 * len(found) + 1.5), sharey=False, squeeze=False
+    )
+    for axis, reference in zip(axes[0], references, strict=True):
+        rows = [d for d in found if d.reference == reference]
+        for y, d in enumerate(rows):
+            axis.errorbar(d.mean, y, xerr=d.half_width(len(found)), fmt="none", ecolor="0.6", capsize=3)
+            axis.errorbar(d.mean, y, xerr=d.half_width(), fmt="o", color="C0", capsize=3)
+        axis.axvline(0, color="k", lw=0.8)
+        axis.set_yticks(range(len(rows)), [d.arm for d in rows])
+        axis.invert_yaxis()
+        axis.set_xlabel(f"top-1 − {reference} (points)")
+    fig.suptitle(f"{title}: paired by seed; dark 95% per comparison, grey simultaneous (Bonferroni)", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("results", type=Path)
+    parser.add_argument("--suite", default="study")
+    parser.add_argument("--profile", default=None)
+    parser.add_argument("--against", nargs="+", default=["KD", "CE"])
+    parser.add_argument("--readout", default="last", help="last, or lastK (mean of the last K epochs)")
+    parser.add_argument("--out", type=Path, default=Path("reports/findings"))
+    args = parser.parse_args()
+    values = arm_values(args.results, args.suite, args.readout, args.profile)
+    found = differences(values, [r for r in args.against if r in values])
+    text = table(values, found)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{args.suite}-findings.md").write_text(text + "\n")
+    forest_plot(found, args.out / f"{args.suite}-forest.png", f"{args.suite}, read-out {args.readout}")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
