@@ -102,7 +102,6 @@ def report(args: argparse.Namespace) -> None:
     a, b = args.contrast
     readouts = [Readout("last"), Readout(f"mean of last {args.last_k}", last_k=args.last_k), Readout("best", best=True)]
     runs = runs_by_cell(args.results, args.suite)
-    reruns = pd.concat([runs_by_cell(r, args.suite).assign(folder=str(r)) for r in args.rerun]) if args.rerun else None
     for profile, design in runs.groupby("profile"):
         seeds = sorted(set(design[design["method"] == a]["seed"]) & set(design[design["method"] == b]["seed"]))
         cell = {(r["method"], r["seed"]): r for _, r in design.iterrows()}
@@ -133,8 +132,9 @@ def report(args: argparse.Namespace) -> None:
             f"  test sample: one evaluation at {p:.1f}% on {n_test} images has binomial sd "
             f"{100 * math.sqrt(p / 100 * (1 - p / 100) / n_test):.2f} points"
         )
-        if reruns is not None:
-            again = reruns[reruns["profile"] == profile]
+        for folder in args.rerun:
+            again = runs_by_cell(folder, args.suite)
+            again = again[again["profile"] == profile]
             for readout in readouts[:2]:
                 deltas, d_deltas = [], []
                 for seed in sorted(set(again["seed"])):
@@ -143,8 +143,7 @@ def report(args: argparse.Namespace) -> None:
                         rows = again[(again["method"] == method) & (again["seed"] == seed)]
                         if rows.empty or (method, seed) not in cell:
                             continue
-                        rerun_row = rows.iloc[0]
-                        x1 = readout.of(epochs_of(Path(rerun_row["folder"]), args.suite, rerun_row["run_id"]))
+                        x1 = readout.of(epochs_of(folder, args.suite, rows.iloc[0]["run_id"]))
                         x0 = readout.of(epochs_of(args.results, args.suite, cell[(method, seed)]["run_id"]))
                         deltas.append(x1 - x0)
                         pair[method] = x1 - x0
@@ -153,9 +152,10 @@ def report(args: argparse.Namespace) -> None:
                 if deltas:
                     sd_run = math.sqrt(statistics.mean(x * x for x in deltas) / 2)
                     sd_d = math.sqrt(statistics.mean(x * x for x in d_deltas) / 2) if d_deltas else math.nan
+                    changes = ", ".join(f"{x:+.2f}" for x in deltas)
                     print(
-                        f"  rerun at a fixed seed, {readout.name:>16}: {len(deltas)} reruns, |change| up to "
-                        f"{max(abs(x) for x in deltas):.2f}; sd per run {sd_run:.2f}, of the difference {sd_d:.2f}"
+                        f"  rerun in {folder}, {readout.name}: changes {changes}; "
+                        f"sd per run {sd_run:.2f}, of the difference {sd_d:.2f}"
                     )
         if args.per_image:
             var_d = []
