@@ -28,8 +28,8 @@ from cskd.plan import expand
 from cskd.results import read_runs
 from cskd.suite import SuiteError, load_suite
 
-#: students 8 channels wide at the stem (width 0.125 of ResNet-18): torch 2.14.1 crashes in the backward of a
-#: channels_last 1x1 stride-2 convolution with fewer than 8 input channels on the CPU, which thinner models would hit
+#: students 8 channels wide at the stem (width 0.125 of ResNet-18): torch 2.14.1 crashes in the CPU backward of a
+#: channels_last 1x1 stride-2 convolution from fewer than 16 channels, so the engine trains them in NCHW there
 SUITE = {
     "name": "mini",
     "dataset": "cifar10-jpeg",

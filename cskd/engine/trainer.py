@@ -100,14 +100,16 @@ def autocast(options: EngineOptions):
 
 
 def channels_last_hangs_on_cpu(model: nn.Module) -> bool:
-    """Whether ``model`` has a 1x1 strided convolution from fewer than 8 channels.
+    """Whether ``model`` has a 1x1 strided convolution from fewer than 16 channels.
 
-    torch 2.14.1's CPU backward of such a convolution in channels_last never returns (seen: 4 -> 8 channels, stride 2,
-    batches of 64 at 32x32, e.g. the shortcut of ``cifar_resnet18_w0_25`` at ``width_multiplier: 0.25``), so a group
-    holding one trains in NCHW on the CPU.
+    torch 2.14.1's CPU backward of such a convolution in channels_last never returns or crashes the process (seen: 4 ->
+    8 channels, stride 2, batches of 64 at 32x32, e.g. the shortcut of ``cifar_resnet18_w0_25`` at
+    ``width_multiplier: 0.25``, hangs; 8 -> 16, 9 -> 16 and 12 -> 24 channels segfault or abort on an Intel Xeon with
+    AMX at batch sizes such as 3, 7 and 25, e.g. the same model at ``width_multiplier: 0.5``; 16 channels and more
+    did not), so a group holding one trains in NCHW on the CPU.
     """
     return any(
-        isinstance(m, nn.Conv2d) and m.in_channels < 8 and m.kernel_size == (1, 1) and m.stride != (1, 1)
+        isinstance(m, nn.Conv2d) and m.in_channels < 16 and m.kernel_size == (1, 1) and m.stride != (1, 1)
         for m in model.modules()
     )
 
