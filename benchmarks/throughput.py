@@ -40,7 +40,7 @@ from cskd.bench.load import OtherLoad, describe_load
 from cskd.bench.memory import PeakMemory, worker_peak_rss_mib
 from cskd.bench.reference import train_reference
 from cskd.bench.timing import Measurement
-from cskd.cli import pick_device
+from cskd.cli.arguments import pick_device
 from cskd.data import ImageDataset, load_dataset, subset
 from cskd.engine.trainer import EngineOptions
 from cskd.methods.base import UnknownMethodError, get_method

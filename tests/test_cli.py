@@ -37,10 +37,10 @@ def test_help_and_version_import_no_heavy_library():
 
 
 def test_option_lists_named_for_help_agree_with_the_code():
-    from cskd.commands.run_command import ONLY_KEYS
+    from cskd.cli import report_command as report_cli
+    from cskd.cli.arguments import ONLY_KEYS
     from cskd.plan import FILTER_KEYS
     from cskd.report import cells
-    from cskd.report import cli as report_cli
 
     assert ONLY_KEYS == FILTER_KEYS and report_cli.EPOCH_RULES == cells.EPOCH_RULES
 

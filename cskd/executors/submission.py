@@ -8,6 +8,7 @@ from typing import Any
 
 from cskd.bench.estimate import cpu_rate, gpu_rate
 from cskd.data import resolve_data_dir
+from cskd.engine.trainer import EngineOptions
 from cskd.executors import records
 from cskd.executors.jobs import GroupJob, format_hours, pending_jobs
 from cskd.executors.task import GroupTask
@@ -19,7 +20,7 @@ class Submission:
     """A plan about to be sent to an executor, and what earlier submissions are still doing."""
 
     runner: Runner  # the plan, the results paths and the grouping (the runner's own)
-    engine: dict[str, Any]  # cskd.executors.task.ENGINE_ARGUMENTS as given to ``cskd run``
+    engine: EngineOptions  # what each job trains with (``cskd run``'s, on the device the jobs run on)
     jobs: list[GroupJob] = field(default_factory=list)  # what this submission sends
     busy: dict[str, dict[str, Any]] = field(default_factory=dict)  # run id -> record of a job queued or running
 

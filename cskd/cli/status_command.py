@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cskd.commands.run_command import add_plan_arguments, fail, lockstep_options, parse_only
+from cskd.cli.arguments import add_plan_arguments, fail, lockstep_options, parse_only
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:

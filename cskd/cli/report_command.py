@@ -1,4 +1,4 @@
-"""The ``cskd report`` and ``cskd check`` subcommands (added to the main parser by :mod:`cskd.cli`).
+"""The ``cskd report`` and ``cskd check`` subcommands (added to the main parser by :mod:`cskd.cli.main`).
 
 Exit codes: 0 success (check: every cell within the tolerance), 1 check failure (a cell outside the tolerance or
 missing), 2 bad input (unknown suite, no runs.csv, several profiles without ``--profile``, ...).
@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cskd.cli.arguments import add_results_argument
 from cskd.report.errors import ReportInputError
 
 if TYPE_CHECKING:  # pandas and matplotlib are imported when a command runs, not to answer --help
@@ -89,12 +90,7 @@ def add_report_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("suite", metavar="SUITE", help="suite name (benchmarks/<SUITE>.yaml) or path to a suite YAML")
-    parser.add_argument(
-        "--results-dir",
-        type=Path,
-        default=None,
-        help="folder holding <suite>/runs.csv and <suite>/epochs/ (default: $CSKD_RESULTS, else ./results)",
-    )
+    add_results_argument(parser)
     parser.add_argument("--reports-dir", type=Path, default=None, help="where reports are written (default: ./reports)")
     _add_common(parser)
     parser.set_defaults(func=run_report)

@@ -10,7 +10,7 @@ import argparse
 from collections import Counter
 
 from cskd.bench.estimate import GroupCost, Rate, cpu_rate, gpu_rate, group_cost
-from cskd.executors.cli import cluster_config
+from cskd.cli.executor_options import cluster_config
 from cskd.executors.config import ClusterConfigError
 from cskd.executors.jobs import format_hours, format_minutes, pending_jobs, time_limit_minutes
 from cskd.plan import RunSpec
