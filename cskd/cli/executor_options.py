@@ -144,7 +144,15 @@ def run_with_executor(runner: Runner, args: argparse.Namespace) -> int:
     plan = runner.plan
     print(f"suite {plan.suite.name} [{plan.profile.name}] -> {runner.paths.root}")
     engine = dataclasses.replace(runner.options.engine, device=device, progress=False)
-    submission = Submission(runner, engine)
+    submission = Submission(
+        plan=plan,
+        store=runner.store,
+        status=runner.status,
+        groups=runner.groups(),
+        data_dir=runner.options.data_dir,
+        lockstep=runner.options.lockstep,
+        engine=engine,
+    )
     submission.prepare()
     if args.executor == "local":
         from cskd.executors.local import run_local

@@ -31,5 +31,6 @@ def status(args: argparse.Namespace) -> int:
         plan = expand(load_suite(args.suite), args.profile, args.seeds, parse_only(args.only))
     except SuiteError as error:
         return fail(error)
-    print_status(Runner(plan, RunnerOptions(results_dir(args.results_dir), **lockstep_options(args))))
+    runner = Runner(plan, RunnerOptions(results_dir(args.results_dir), **lockstep_options(args)))
+    print_status(plan, runner.store, runner.groups())
     return 0
