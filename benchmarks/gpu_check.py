@@ -8,7 +8,7 @@ Steps, each a separate process with its own time limit, each recorded with what 
 2. ``suite_bf16``: the same with ``--amp`` (bf16 autocast).
 3. ``throughput``: ``benchmarks/throughput.py`` with every engine lever; passes when it prints its ratio; records the
    images per second, each lever's effect and the engine's MACs per second (the dry-run's GPU rate, see
-   cskd/bench/estimate.py).
+   cskd/cost.py).
 4. ``local_executor``: the tiny suite's CE and KD over two seeds (four lockstep groups, two at a time) through
    ``cskd run --executor local --gpus N`` over every visible GPU; passes when every run is ``ok`` and the jobs ran
    on as many GPUs as could be busy at once (two, or one on a one-GPU machine).

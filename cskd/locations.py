@@ -13,6 +13,8 @@ from pathlib import Path
 from filelock import FileLock
 
 RESULTS_ENV = "CSKD_RESULTS"
+#: the suites (``SUITE.yaml``) and the published numbers the reports compare with, in the checkout
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def results_dir(given: Path | str | None = None) -> Path:

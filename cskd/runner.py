@@ -21,10 +21,9 @@ from cskd.data import DeviceLoader, ImageDataset, load_dataset, subset
 from cskd.data.augment import normalized_as
 from cskd.engine.checkpoint import CheckpointError
 from cskd.engine.trainer import EngineOptions, RunOutcome, StudentJob, evaluate, load_trained_model, train_group
-from cskd.plan import Plan, RunSpec
+from cskd.plan import Plan, RunSpec, check_builds
 from cskd.run_status import RunStatus, RunStatuses
 from cskd.store import ResultsStore
-from cskd.suite import check_builds
 
 
 @dataclass
@@ -81,11 +80,11 @@ class Runner:
             self.data(run)
 
     def check_builds(self) -> None:
-        """Build every model and method of the plan (:func:`cskd.suite.check_builds`) with the loaded data's input
+        """Build every model and method of the plan (:func:`cskd.plan.check_builds`) with the loaded data's input
         size and class count; raises :class:`~cskd.suite.SuiteError` naming the key to fix."""
         if self.plan.runs:
             data = self.data(self.plan.runs[0])
-            check_builds(self.plan.suite, self.plan.profile, (data.input_size, data.num_classes))
+            check_builds(self.plan, (data.input_size, data.num_classes))
 
     def verify_supplied_teachers(self) -> None:
         """Raise :class:`CheckpointError` now, before any training, when a teacher checkpoint the suite supplies is

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cskd.bench.estimate import group_macs_per_image
+from cskd.cost import group_macs_per_image
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "throughput.py"

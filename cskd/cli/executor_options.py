@@ -11,8 +11,8 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cskd.executors.config import ClusterConfig, ClusterConfigError, check_section, read_user_config, resolve
-from cskd.executors.config import user_config_path as default_user_config_path
+from cskd.cluster_config import ClusterConfig, ClusterConfigError, check_section, read_user_config, resolve
+from cskd.cluster_config import user_config_path as default_user_config_path
 
 if TYPE_CHECKING:
     from cskd.runner import Runner

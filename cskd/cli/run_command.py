@@ -55,16 +55,16 @@ def run(args: argparse.Namespace) -> int:
     from cskd.data import FETCHABLE, DatasetError, choose_dataset, fetch_dataset
     from cskd.engine.checkpoint import CheckpointError
     from cskd.locations import results_dir
-    from cskd.plan import dataset_alternatives, expand
+    from cskd.plan import check_builds, dataset_alternatives, expand
     from cskd.runner import Runner, RunnerOptions
-    from cskd.suite import SuiteError, check_builds, load_suite
+    from cskd.suite import SuiteError, load_suite
 
     try:
         suite = load_suite(args.suite)
         plan_alternatives = dataset_alternatives(suite, args.profile)
         data = choose_dataset(plan_alternatives, args.data_dir, download=not args.no_download, mirror=args.mirror)
         plan = expand(suite, args.profile, args.seeds, parse_only(args.only), dataset=data.name)
-        check_builds(suite, plan.profile)  # every model and method, with the dataset's published sizes
+        check_builds(plan)  # every model and every run's method, with the dataset's published sizes
     except (SuiteError, DatasetError) as error:
         return fail(error)
     problem = check_executor_arguments(args)

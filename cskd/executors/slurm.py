@@ -16,9 +16,9 @@ from typing import Any
 
 import submitit
 
-from cskd.bench.estimate import Rate, cpu_rate, gpu_rate
+from cskd.cluster_config import ClusterConfig
+from cskd.cost import Rate, cpu_rate, gpu_rate
 from cskd.executors import records
-from cskd.executors.config import ClusterConfig
 from cskd.executors.jobs import GroupJob, format_minutes, time_limit_minutes
 from cskd.executors.submission import Submission
 

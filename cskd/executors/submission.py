@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cskd.bench.estimate import cpu_rate, gpu_rate
+from cskd.cost import cpu_rate, gpu_rate
 from cskd.data import resolve_data_dir
 from cskd.engine.trainer import EngineOptions
 from cskd.executors import records
