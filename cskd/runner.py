@@ -20,7 +20,15 @@ from cskd import locations
 from cskd.data import DeviceLoader, ImageDataset, load_dataset, subset
 from cskd.data.augment import normalized_as
 from cskd.engine.checkpoint import CheckpointError
-from cskd.engine.trainer import EngineOptions, RunOutcome, StudentJob, evaluate, load_trained_model, train_group
+from cskd.engine.trainer import (
+    EngineOptions,
+    RunOutcome,
+    StudentJob,
+    apply_global_flags,
+    evaluate,
+    load_trained_model,
+    train_group,
+)
 from cskd.plan import Plan, RunSpec, check_builds
 from cskd.run_status import RunStatus, RunStatuses
 from cskd.store import ResultsStore
@@ -189,6 +197,7 @@ class Runner:
     def _train(self, runs: list[RunSpec], summary: SweepSummary) -> None:
         first = runs[0]
         engine = EngineOptions(**{**self.options.engine.__dict__, "seed": first.seed})
+        apply_global_flags(engine)  # before a supplied teacher is evaluated, as train_group does before training
         try:
             data = self.data(first)
             teacher, teacher_top1 = (
