@@ -8,7 +8,7 @@ Steps, each a separate process with its own time limit, each recorded with what 
 2. ``suite_bf16``: the same with ``--amp`` (bf16 autocast).
 3. ``throughput``: ``benchmarks/throughput.py`` with every engine lever; passes when it prints its ratio; records the
    images per second, each lever's effect and the engine's MACs per second (the dry-run's GPU rate, see
-   cskd/bench/estimate.py).
+   cskd/cost.py).
 4. ``local_executor``: the tiny suite's CE and KD over two seeds (four lockstep groups, two at a time) through
    ``cskd run --executor local --gpus N`` over every visible GPU; passes when every run is ``ok`` and the jobs ran
    on as many GPUs as could be busy at once (two, or one on a one-GPU machine).
@@ -90,9 +90,10 @@ def run_step(name: str, command: list[str], limit: int, log_dir: Path) -> dict[s
 
 def check_rows(results: Path, expected: int) -> tuple[bool, dict[str, Any]]:
     """Whether ``expected`` runs are recorded ``ok`` with a positive top-1; each run's figures."""
+    from cskd.locations import SuitePaths
     from cskd.results import read_runs
 
-    rows = read_runs(results / "gpu_check" / "runs.csv")
+    rows = read_runs(SuitePaths.of(results, "gpu_check").runs_csv)
     runs = {
         f"{row.method} {row.student}": {
             "status": row.status,
@@ -168,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     local[local.index(str(suite_path))] = str(local_suite)
     step = run_step("local_executor", local, limits["local_executor"], work)
     passed, runs = check_rows(results, 5) if step["exit_code"] is not None else (False, {})
-    jobs = [json.loads(p.read_text()) for p in (results / "gpu_check" / "jobs").glob("*.json")]
+    from cskd.locations import SuitePaths
+
+    jobs = [json.loads(p.read_text()) for p in SuitePaths.of(results, "gpu_check").jobs_dir.glob("*.json")]
     slots = sorted({job.get("slot", "") for job in jobs})
     spread = len(slots) == min(gpus, 2)
     report["steps"]["local_executor"] = step | {

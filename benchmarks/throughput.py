@@ -3,9 +3,9 @@
 One process, one machine, one teacher/student pair, several methods (Table 1's six by default), a fixed number of
 training steps each, measured two ways:
 
-(a) the reference loop (cskd/bench/reference.py): one run per method, each with its own DataLoader over PIL images
+(a) the reference loop (throughput_parts/reference.py): one run per method, each with its own DataLoader over PIL images
     with per-sample transforms and its own teacher forward every batch, fp32, NCHW;
-(b) the engine (cskd/bench/engine_runs.py): ``train_group`` with every method's student in lockstep on one teacher
+(b) the engine (throughput_parts/engine_runs.py): ``train_group`` with every method's student in lockstep on one teacher
     stream and the device-resident loader, timed as a whole call.
 
 Both sides warm up before timing, use the same methods (the suite's implementations) and the same allocator settings
@@ -32,15 +32,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from throughput_parts.config import BenchConfig, table1_method_args
+from throughput_parts.engine_runs import EngineVariant, lever_variants, time_engine
+from throughput_parts.load import OtherLoad, describe_load
+from throughput_parts.memory import PeakMemory, worker_peak_rss_mib
+from throughput_parts.reference import train_reference
+from throughput_parts.timing import Measurement
 
-from cskd.bench.config import BenchConfig, table1_method_args
-from cskd.bench.engine_runs import EngineVariant, lever_variants, time_engine
-from cskd.bench.estimate import estimate_suite, group_macs_per_image, model_facts
-from cskd.bench.load import OtherLoad, describe_load
-from cskd.bench.memory import PeakMemory, worker_peak_rss_mib
-from cskd.bench.reference import train_reference
-from cskd.bench.timing import Measurement
-from cskd.cli import pick_device
+from cskd.cli.arguments import pick_device
+from cskd.cost import estimate_suite, group_macs_per_image, model_facts
 from cskd.data import ImageDataset, load_dataset, subset
 from cskd.engine.trainer import EngineOptions
 from cskd.methods.base import UnknownMethodError, get_method
@@ -285,7 +285,7 @@ def print_estimate(config: BenchConfig, data: ImageDataset, engine: Measurement)
     unit = "GPU-hours" if config.device.type == "cuda" else "CPU-hours"
     print(
         f"{unit} of the paper's tables in full at the engine's best rate here ({macs_per_second / 1e9:.1f} GMAC/s on "
-        "this group; teachers, CE baselines and init stages counted; method in cskd/bench/estimate.py):"
+        "this group; teachers, CE baselines and init stages counted; method in cskd/cost.py):"
     )
     for name in ESTIMATED_SUITES:
         estimate = estimate_suite(name, macs_per_second, engine.images_per_second)

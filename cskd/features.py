@@ -2,7 +2,7 @@
 
 Every method sees a model only through :class:`Features`: the outputs of the model's stages (feature maps: the stem,
 then each stage), the pooled embedding before the classifier, and the logits, all from a single forward pass. They
-are produced by :func:`cskd.models.features.extract_features`, which works for any timm model with
+are produced by :func:`cskd.models.extraction.extract_features`, which works for any timm model with
 ``forward_intermediates``.
 """
 
@@ -22,7 +22,7 @@ class Features:
     embedding: the pooled pre-logit vector ``[B, D]``.
     logits: the classifier output ``[B, K]``.
     pre_relu: each stage's map before its ReLU, only when asked for (AB needs them); the rules per architecture are
-        in :mod:`cskd.models.features`.
+        in :mod:`cskd.models.extraction`.
     """
 
     stages: list[Tensor]

@@ -7,9 +7,14 @@ data directory: ``--data-dir``, else ``$CSKD_DATA``, else ``./data``). Reports: 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import FileLock
+
 RESULTS_ENV = "CSKD_RESULTS"
+#: the suites (``SUITE.yaml``) and the published numbers the reports compare with, in the checkout
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def results_dir(given: Path | str | None = None) -> Path:
@@ -21,6 +26,44 @@ def results_dir(given: Path | str | None = None) -> Path:
 def reports_dir(given: Path | str | None = None) -> Path:
     """The reports directory: ``given`` if set, else ``./reports``."""
     return Path(given if given is not None else "reports").expanduser()
+
+
+@dataclass(frozen=True)
+class SuitePaths:
+    """Where one suite's results live: ``RESULTS/<suite>/`` holds ``runs.csv`` (one row per finished or failed run),
+    ``epochs/<run_id>.csv``, ``checkpoints/<run_id>.pt`` (and its ``.lock``) and the executors' ``jobs/`` (records,
+    and their ``logs/``). Every module reads these paths from here."""
+
+    root: Path
+
+    @classmethod
+    def of(cls, results: Path, suite: str) -> SuitePaths:
+        return cls(results / suite)
+
+    @property
+    def runs_csv(self) -> Path:
+        return self.root / "runs.csv"
+
+    @property
+    def epochs_dir(self) -> Path:
+        return self.root / "epochs"
+
+    def epochs_csv(self, run_id: str) -> Path:
+        return self.epochs_dir / f"{run_id}.csv"
+
+    def checkpoint(self, run_id: str) -> Path:
+        return self.root / "checkpoints" / f"{run_id}.pt"
+
+    def lock(self, run_id: str) -> FileLock:
+        return FileLock(str(self.checkpoint(run_id)) + ".lock")
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.root / "jobs"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.jobs_dir / "logs"
 
 
 #: the environment variable naming a mirror of the official dataset archives (cskd.data.remote)

@@ -13,13 +13,18 @@ forward per batch. Teacher-free runs of the same recipe form their own group, wh
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
+from cskd.data import dataset_input_size
 from cskd.engine.recipe import Recipe
-from cskd.methods.base import close_names, get_method
+from cskd.features import FeatureSpec
+from cskd.methods.base import build_method, close_names, get_method
 from cskd.suite import MethodEntry, ModelRef, Pair, Profile, Suite, SuiteError, TeacherCheckpoint
 
 TEACHER_LABEL = "Teacher"
@@ -138,9 +143,6 @@ def expand(
     part of every run's identity.
     """
     profile = suite.profile(profile_name)
-    recipe = Recipe.from_dict({**suite.recipe.to_dict(), **profile.recipe})
-    if profile.epochs is not None:
-        recipe = recipe.scaled_to(profile.epochs)
     alternatives = dataset_alternatives(suite, profile_name)
     if dataset is None:
         dataset = alternatives[0]
@@ -259,3 +261,80 @@ def _select(runs: list[RunSpec], only: dict[str, str]) -> list[RunSpec]:
         raise SuiteError(f"--only {chosen}: each value matches some run, but no run matches them all")
     needed = {r.teacher_run for r in kept if r.teacher_run}
     return [r for r in runs if r in kept or r.run_id in needed]
+
+
+def check_builds(plan: Plan, sizes: tuple[tuple[int, int, int], int] | None = None) -> None:
+    """Build every model the runs of ``plan`` train or learn from, and every run's method with its resolved options
+    (the suite's, the pair's, the profile's, defaults) for its pair; raise :class:`SuiteError` naming the file and
+    key of the first that cannot be built. So a bad option fails here, before anything trains.
+
+    ``sizes``: the input size and class count; by default the dataset's published ones. Nothing is built for a
+    dataset whose sizes are only known once loaded (an image folder) unless ``sizes`` is given (the runner does, once
+    it has loaded the data).
+    """
+    if not plan.runs:
+        return
+    if sizes is None:
+        known = dataset_input_size(plan.runs[0].dataset)
+        if known is None:
+            return
+        sizes = known[0], known[1]
+    input_size, num_classes = sizes
+    suite, profile = plan.suite, plan.profile
+    specs: dict[str, FeatureSpec] = {}
+    for run in plan.runs:
+        for label, model in ((run.student, run.student_model), (run.teacher, run.teacher_model)):
+            if model is None or label in specs:
+                continue
+            try:
+                kwargs = json.dumps(model.kwargs, sort_keys=True)
+                specs[label] = _model_spec(model.name, kwargs, num_classes, input_size)
+            except Exception as error:
+                raise SuiteError(
+                    f"{suite.path}: {_model_key(suite, profile, label)}: cannot build {model.name} with "
+                    f"{model.kwargs}: {error}"
+                ) from None
+    built = set()
+    for run in plan.runs:
+        if run.kind == "teacher":
+            continue
+        key = (run.method.label, run.teacher, run.student, json.dumps(run.method.args, sort_keys=True, default=str))
+        if key in built:
+            continue
+        built.add(key)
+        teacher = specs[run.teacher] if run.teacher else None
+        try:
+            build_method(run.method.name, run.method.args, specs[run.student], teacher)
+        except Exception as error:
+            raise SuiteError(
+                f"{suite.path}: {_method_key(suite, profile, run)}: cannot build method {run.method.name!r} for "
+                f"{run.teacher} -> {run.student}: {error}"
+            ) from None
+
+
+def _model_key(suite: Suite, profile: Profile, label: str) -> str:
+    """The suite key to fix when model ``label`` cannot be built."""
+    scaled = suite.width_multiplier(profile, label) != 1.0
+    return f"profiles.{profile.name}.width_multiplier" if scaled else f"models.{label}.kwargs"
+
+
+def _method_key(suite: Suite, profile: Profile, run: RunSpec) -> str:
+    """The suite key that set the options of ``run``'s method: the profile's, the pair's, else the method's."""
+    label = run.method.label
+    if label in profile.method_args:
+        return f"profiles.{profile.name}.method_args.{label}"
+    for where, pairs in ((f"profiles.{profile.name}.pairs", profile.pairs or []), ("pairs", suite.pairs)):
+        for i, pair in enumerate(pairs):
+            if (pair.teacher, pair.student) == (run.teacher, run.student) and label in pair.method_args:
+                return f"{where}[{i}].method_args.{label}"
+    return f"methods.{label}.args"
+
+
+@functools.lru_cache(maxsize=256)
+def _model_spec(name: str, kwargs: str, num_classes: int, input_size: tuple[int, int, int]) -> FeatureSpec:
+    """The feature shapes of a model built on the meta device (no weights allocated), cached per configuration."""
+    from cskd.models import create_model, feature_spec
+
+    with torch.device("meta"):
+        model = create_model(name, num_classes=num_classes, **json.loads(kwargs))
+    return feature_spec(model, input_size)

@@ -18,27 +18,23 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import functools
-import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import timm
-import torch
 import yaml
 
-from cskd.data import dataset_input_size, dataset_split_sizes, get_source
+from cskd.data import dataset_split_sizes, get_source
 from cskd.data.augment import NORMALIZATIONS
 from cskd.data.errors import UnknownDatasetError
 from cskd.engine.recipe import Recipe, RecipeError
-from cskd.features import FeatureSpec
-from cskd.methods.base import MethodOptionError, UnknownMethodError, build_method, close_names, get_method
+from cskd.locations import BENCHMARKS
+from cskd.methods.base import MethodOptionError, UnknownMethodError, close_names, get_method
 from cskd.typecheck import type_problem
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 PAPER_RESULTS = BENCHMARKS / "paper_results.csv"
 PUBLISHED_RESULTS = BENCHMARKS / "published_results.csv"
 
@@ -302,7 +298,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
 
 
 def _read_cluster(read: _Reader, raw: Any) -> dict[str, Any]:
-    from cskd.executors.config import ClusterConfigError, check_section
+    from cskd.cluster_config import ClusterConfigError, check_section
 
     try:
         return check_section(raw, f"{read.path}: cluster.")
@@ -571,67 +567,10 @@ def _check_normalization(read: _Reader, suite: Suite) -> None:
         (f"profiles.{p.name}.dataset", p.dataset) for p in suite.profiles.values() if p.dataset
     ]:
         for dataset in datasets:
-            if dataset.startswith("cifar"):
+            if get_source(dataset).cifar_images:
                 continue
             raise read.fail(
                 "normalization",
                 f"{suite.normalization!r} is the authors' CIFAR normalisation, but {key} is {dataset!r}: use it with "
                 f"cifar10, cifar100 or cifar10-jpeg only",
             )
-
-
-def check_builds(suite: Suite, profile: Profile, sizes: tuple[tuple[int, int, int], int] | None = None) -> None:
-    """Build every model ``suite`` trains under ``profile`` with its arguments, and every method with its options for
-    every pair using it; raise :class:`SuiteError` naming the file and key of the first that cannot be built.
-
-    ``sizes``: the input size and class count; by default the dataset's published ones. Nothing is built for a
-    dataset whose sizes are only known once loaded (an image folder) unless ``sizes`` is given (the runner does, once
-    it has loaded the data).
-    """
-    if sizes is None:
-        known = dataset_input_size((profile.dataset or suite.dataset)[0])
-        if known is None:
-            return
-        sizes = known[0], known[1]
-    input_size, num_classes = sizes
-    read = _Reader(suite.path)
-    specs: dict[str, FeatureSpec] = {}
-    for label, where in _models_of(suite, profile):
-        model = suite.models[label].with_width_multiplier(suite.width_multiplier(profile, label))
-        try:
-            specs[label] = _model_spec(model.name, json.dumps(model.kwargs, sort_keys=True), num_classes, input_size)
-        except Exception as error:
-            raise read.fail(where, f"cannot build {model.name} with {model.kwargs}: {error}") from None
-    overrides = profile.method_args
-    labels = profile.methods or [m.label for m in suite.methods]
-    for entry in (m for m in suite.methods if m.label in labels):
-        args = {**entry.args, **overrides.get(entry.label, {})}
-        overridden = entry.label in overrides
-        where = f"profiles.{profile.name}.method_args.{entry.label}" if overridden else f"methods.{entry.label}.args"
-        for pair in profile.pairs or suite.pairs:
-            teacher = specs[pair.teacher] if get_method(entry.name).uses_teacher else None
-            try:
-                build_method(entry.name, args, specs[pair.student], teacher)
-            except Exception as error:
-                raise read.fail(
-                    where, f"cannot build method {entry.name!r} for {pair.teacher} -> {pair.student}: {error}"
-                ) from None
-
-
-def _models_of(suite: Suite, profile: Profile) -> Iterator[tuple[str, str]]:
-    """(label, key to name when it cannot be built) of every model ``suite`` trains or uses under ``profile``."""
-    pairs = profile.pairs or suite.pairs
-    labels = dict.fromkeys([*suite.teachers, *(p.teacher for p in pairs), *(p.student for p in pairs)])
-    for label in labels:
-        scaled = suite.width_multiplier(profile, label) != 1.0
-        yield label, f"profiles.{profile.name}.width_multiplier" if scaled else f"models.{label}.kwargs"
-
-
-@functools.lru_cache(maxsize=256)
-def _model_spec(name: str, kwargs: str, num_classes: int, input_size: tuple[int, int, int]) -> FeatureSpec:
-    """The feature shapes of a model built on the meta device (no weights allocated), cached per configuration."""
-    from cskd.models import create_model, feature_spec
-
-    with torch.device("meta"):
-        model = create_model(name, num_classes=num_classes, **json.loads(kwargs))
-    return feature_spec(model, input_size)

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import torch
 
+from cskd.data.files import file_digest
+from cskd.locations import SuitePaths
 from cskd.results import append_run_row, read_runs
-from cskd.runner import SuitePaths, sha256_of
 
 
 def main() -> None:
@@ -44,7 +45,7 @@ def main() -> None:
     already = read_runs(target.runs_csv)
     if not (already["run_id"] == args.run_id).any():
         append_run_row(target.runs_csv, {k: (None if v != v else v) for k, v in ok.iloc[-1].to_dict().items()})
-    print(f"{args.out}: sha256 {sha256_of(args.out)} (best top-1 {float(ok['best_top1'].iloc[-1]):.2f})")
+    print(f"{args.out}: sha256 {file_digest(args.out, 'sha256')} (best top-1 {float(ok['best_top1'].iloc[-1]):.2f})")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import math
 
 import pytest
 import torch
+from random_features import random_features as features
 
 from cskd.features import Features, FeatureSpec
 from cskd.methods import build_method
@@ -22,21 +23,6 @@ TRAIN_LABELS = [*LABELS, 1, 2, 3, 0, 1, 2, 3, 0, 2]
 
 def spec(channels, sizes, embedding: int = 3) -> FeatureSpec:
     return FeatureSpec(tuple(channels), tuple(sizes), embedding, CLASSES)
-
-
-def features(feature_spec: FeatureSpec, seed: int, *, grad: bool = True) -> Features:
-    g = torch.Generator().manual_seed(seed)
-    batch = len(LABELS)
-    pre = [
-        torch.randn(batch, c, h, w, generator=g).requires_grad_(grad)
-        for c, (h, w) in zip(feature_spec.stage_channels, feature_spec.stage_sizes, strict=True)
-    ]
-    return Features(
-        stages=[p.relu() for p in pre],
-        embedding=torch.randn(batch, feature_spec.embedding_dim, generator=g).requires_grad_(grad),
-        logits=torch.randn(batch, CLASSES, generator=g).requires_grad_(grad),
-        pre_relu=pre,
-    )
 
 
 def ready(method, epoch: int = 1):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from test_report import BEST_TOP1, PAPER, S18, S34, FixtureSuite, T, fixture_rows, run_row, write_runs
 
-from cskd.report import cli as report_cli
+from cskd.cli import report_command as report_cli
 from cskd.report.check import check
 from cskd.report.errors import ReportInputError
 

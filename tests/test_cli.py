@@ -37,10 +37,10 @@ def test_help_and_version_import_no_heavy_library():
 
 
 def test_option_lists_named_for_help_agree_with_the_code():
-    from cskd.commands.run_command import ONLY_KEYS
+    from cskd.cli import report_command as report_cli
+    from cskd.cli.arguments import ONLY_KEYS
     from cskd.plan import FILTER_KEYS
     from cskd.report import cells
-    from cskd.report import cli as report_cli
 
     assert ONLY_KEYS == FILTER_KEYS and report_cli.EPOCH_RULES == cells.EPOCH_RULES
 
@@ -70,3 +70,26 @@ def test_run_and_report_find_results_by_one_rule(ci_results, tmp_path, monkeypat
     assert (workdir / "reports" / "ci.md").is_file()  # reports: ./reports
     assert main(["run", "ci", "--dry-run", "--results-dir", str(tmp_path / "empty")]) == 0  # the flag wins
     assert "6 runs (0 done, 6 to do)" in capsys.readouterr().out.splitlines()
+
+
+def test_engine_options_are_one_value_with_deterministic_and_the_engine_applies_its_flags(monkeypatch):
+    import dataclasses
+
+    import torch
+
+    from cskd.cli.arguments import engine_options
+    from cskd.cli.main import build_parser
+    from cskd.engine.trainer import apply_global_flags
+
+    argv = ["train", "--model", "cifar_resnet8", "--dataset", "cifar10", "--device", "cpu", "--deterministic"]
+    options = engine_options(build_parser().parse_args(argv), seed=3)
+    assert options.deterministic and options.seed == 3 and options.device == torch.device("cpu")
+    calls = []
+    monkeypatch.setattr(torch, "use_deterministic_algorithms", calls.append)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    apply_global_flags(dataclasses.replace(options, deterministic=False))
+    assert calls == [] and torch.backends.cudnn.benchmark  # building the options set nothing; neither does this
+    apply_global_flags(options)
+    assert calls == [True] and not torch.backends.cudnn.benchmark
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"

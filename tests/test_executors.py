@@ -20,9 +20,9 @@ import pytest
 import torch
 import yaml
 
-from cskd.bench.estimate import GPU_ASSUMED_MACS_PER_SECOND, gpu_rate, group_macs_per_image, run_macs_per_image
+from cskd.cluster_config import ClusterConfigError, check_section, parse_time, resolve
+from cskd.cost import GPU_ASSUMED_MACS_PER_SECOND, gpu_rate, group_macs_per_image, run_macs_per_image
 from cskd.executors import records
-from cskd.executors.config import ClusterConfigError, check_section, parse_time, resolve
 from cskd.executors.jobs import format_minutes
 from cskd.plan import expand
 from cskd.results import read_runs

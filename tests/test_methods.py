@@ -11,6 +11,7 @@ import re
 
 import pytest
 import torch
+from random_features import random_features
 
 from cskd.features import Features, FeatureSpec
 from cskd.methods import build_method, get_method, method_names
@@ -24,21 +25,6 @@ def spec(
     channels: tuple[int, ...], sizes: tuple[tuple[int, int], ...] | None = None, embedding: int = 3
 ) -> FeatureSpec:
     return FeatureSpec(channels, sizes or tuple((2, 2) for _ in channels), embedding, CLASSES)
-
-
-def random_features(feature_spec: FeatureSpec, seed: int, *, grad: bool = True, batch: int = len(LABELS)) -> Features:
-    """Features of ``feature_spec``'s shapes from leaf tensors; stages are relu(pre_relu) as in a real network."""
-    g = torch.Generator().manual_seed(seed)
-    pre_relu = [
-        torch.randn(batch, c, h, w, generator=g).requires_grad_(grad)
-        for c, (h, w) in zip(feature_spec.stage_channels, feature_spec.stage_sizes, strict=True)
-    ]
-    return Features(
-        stages=[p.relu() for p in pre_relu],
-        embedding=torch.randn(batch, feature_spec.embedding_dim, generator=g).requires_grad_(grad),
-        logits=torch.randn(batch, CLASSES, generator=g).requires_grad_(grad),
-        pre_relu=pre_relu,
-    )
 
 
 def labels() -> torch.Tensor:

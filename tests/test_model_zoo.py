@@ -17,7 +17,7 @@ from cskd.features import Features
 from cskd.methods import build_method, get_method, method_names
 from cskd.models import count_parameters, create_model, extract_features, feature_spec, model_names, paper_model_names
 from cskd.models.convert import CONVERSIONS, convert_repdistiller
-from cskd.models.features import LINEAR_STAGE, PRE_RELU_KEY
+from cskd.models.extraction import LINEAR_STAGE, PRE_RELU_KEY
 from cskd.models.shufflenet_cifar import ShuffleV2Unit, channel_shuffle
 
 PINNED = load_pinned()

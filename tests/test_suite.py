@@ -178,6 +178,11 @@ def test_every_method_option_has_a_checkable_annotation():
             "profiles.q.method_args.KD",
             "option 'kd_weight' must lie in [0, 1]",
         ),
+        (  # one pair's own options: built as the plan resolves them, not only the suite's
+            {"pairs": [{"teacher": "T", "student": "S", "method_args": {"KD": {"temperature": -1.0}}}]},
+            "pairs[0].method_args.KD",
+            "cannot build method 'kd' for T -> S: option 'temperature' must be a finite number > 0",
+        ),
     ],
 )
 def test_models_and_methods_are_built_before_anything_trains(tmp_path, capsys, changes, key, problem):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cskd.bench.estimate import group_macs_per_image
+from cskd.cost import group_macs_per_image
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "throughput.py"
@@ -22,6 +22,10 @@ RATE = r"([0-9.]+) student-images/s"
 
 
 def load_script():
+    """benchmarks/throughput.py as a module; its parts (benchmarks/throughput_parts) are found beside it, as when it
+    runs as a script."""
+    if str(SCRIPT.parent) not in sys.path:
+        sys.path.insert(0, str(SCRIPT.parent))
     spec = importlib.util.spec_from_file_location("throughput", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -102,6 +102,8 @@ RELEASES: dict[str, CifarRelease] = {r.name: r for r in (CIFAR10, CIFAR100)}
 class CifarSource(DatasetSource):
     """An official CIFAR release found in the data directory."""
 
+    cifar_images = True
+
     def __init__(self, name: str) -> None:
         self.name = name
 

@@ -44,6 +44,7 @@ CIFAR10_JPEG = JpegCopy(
 
 class Cifar10JpegSource(DatasetSource):
     name = "cifar10-jpeg"
+    cifar_images = True
 
     def how(self, data_dir: Path) -> str:
         c = CIFAR10_JPEG

@@ -13,7 +13,7 @@ from cskd.data.files import resolve_data_dir
 from cskd.data.imagefolder import ImageFolderSource
 from cskd.data.source import DatasetSource, KnownSize
 from cskd.data.tiny_imagenet import TinyImageNetSource
-from cskd.methods.base import close_names
+from cskd.names import close_names
 
 IMAGEFOLDER_PREFIX = "imagefolder:"
 

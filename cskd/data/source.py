@@ -54,6 +54,8 @@ class DatasetSource(ABC):
     decode_settings: str = ""
     #: the official archives ``cskd data fetch NAME`` downloads, verifies and extracts (empty: not fetchable)
     archives: tuple[RemoteArchive, ...] = ()
+    #: CIFAR's images (32x32 RGB), which the authors' code's normalisation (suite key ``normalization``) is for
+    cifar_images: bool = False
 
     def status(self, data_dir: Path) -> tuple[bool, str]:
         """Whether the files are present, and where (or how to supply them when absent)."""

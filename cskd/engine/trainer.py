@@ -17,6 +17,7 @@ group skips what each student has finished and resumes each from its last checkp
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable
@@ -63,6 +64,7 @@ class EngineOptions:
     amp: bool = False  # bf16 autocast, CUDA only; opt-in until measured on a GPU (benchmarks/throughput.py)
     channels_last: bool = True  # on every device: measured faster on CUDA and on CPU (docs/performance.md)
     compile: bool = False  # torch.compile the feature extraction
+    deterministic: bool = False  # deterministic algorithms only (bitwise repeatable on CPU; slower on CUDA)
     progress: bool = True
 
 
@@ -84,6 +86,15 @@ class RunOutcome:
     images_per_second: float | None = None
     student_params: int | None = None
     lockstep: int = 1
+
+
+def apply_global_flags(options: EngineOptions) -> None:
+    """Set torch's process-wide flags that ``options`` asks for: deterministic algorithms (cuBLAS's workspace, no
+    cuDNN autotuning). Flags are only ever switched on, so a process that asked for determinism keeps it."""
+    if options.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
 
 
 def seed_everything(seed: int) -> None:
@@ -409,6 +420,7 @@ def train_group(
     A job that fails (bad arguments, a non-finite loss, an exception in its step) is recorded as failed and dropped;
     the others go on. Interrupting the process (Ctrl-C, a kill) loses at most the epoch in progress.
     """
+    apply_global_flags(options)
     if teacher is not None:
         teacher = teacher.eval()
         for p in teacher.parameters():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cskd.bench.estimate import GroupCost, Rate, group_cost
+from cskd.cost import GroupCost, Rate, group_cost
 from cskd.plan import RunSpec
 
 #: a job's time limit is the estimate times this factor, plus :data:`TIME_MARGIN_MIN` (start-up, data loading)

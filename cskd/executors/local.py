@@ -20,7 +20,7 @@ import torch
 
 from cskd.executors import records
 from cskd.executors.jobs import GroupJob
-from cskd.executors.submission import Submission, rows_of
+from cskd.executors.submission import Submission
 
 #: submitit's local jobs are killed after their timeout: a year is no limit for a training run
 NO_TIMEOUT_MIN = 365 * 24 * 60
@@ -101,7 +101,7 @@ def run_local(submission: Submission, worker_slots: list[Slot]) -> int:
                     continue
                 ended[active.job.key] = _finish(submission, active)
                 del running[index]
-            finished = submission.runner.finished_run_ids()
+            finished = submission.status.finished_run_ids()
             for key in list(waiting):
                 job = by_key[key]
                 state = _teacher_state(job, finished, producer, ended, submission.busy)
@@ -172,7 +172,7 @@ def _finish(submission: Submission, active: _Running) -> str:
         if not record.get("ended_at"):
             reason = records.last_error_line(handle.paths.stderr) or f"{type(error).__name__}: {error}".splitlines()[0]
             records.update(active.record, ended_at=records.now(), outcome="failed", error=f"ended early: {reason}")
-    rows = rows_of(submission.runner.paths.runs_csv, [r.run_id for r in active.job.runs])
+    rows = submission.store.latest_of([r.run_id for r in active.job.runs])
     print(f"{'finished' if outcome == 'ok' else 'FAILED'} job {handle.job_id} on {active.slot.describe()}:")
     for row in rows:
         if row["status"] == "ok":

@@ -33,10 +33,6 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def jobs_dir(suite_root: Path) -> Path:
-    return suite_root / "jobs"
-
-
 def process_start(pid: int) -> str | None:
     """The start time of process ``pid`` in clock ticks since boot (``/proc/PID/stat``), None when it is gone."""
     try:

@@ -16,11 +16,11 @@ from typing import Any
 
 import submitit
 
-from cskd.bench.estimate import Rate, cpu_rate, gpu_rate
+from cskd.cluster_config import ClusterConfig
+from cskd.cost import Rate, cpu_rate, gpu_rate
 from cskd.executors import records
-from cskd.executors.config import ClusterConfig
 from cskd.executors.jobs import GroupJob, format_minutes, time_limit_minutes
-from cskd.executors.submission import Submission, rows_of
+from cskd.executors.submission import Submission
 
 #: how often ``--wait`` asks squeue
 WAIT_POLL_SECONDS = 5.0
@@ -45,9 +45,9 @@ def submit_slurm(submission: Submission, config: ClusterConfig, wait: bool) -> i
         print("nothing to submit: every run is done or in a job that is still queued or running")
         return 0
     executor = submitit.SlurmExecutor(folder=submission.logs_dir / "%j")
-    rate = rate_for(config, submission.runner.options.results_dir)
+    rate = rate_for(config, submission.store.results_dir)
     base: dict[str, Any] = {
-        "job_name": f"cskd-{submission.runner.plan.suite.name}",
+        "job_name": f"cskd-{submission.plan.suite.name}",
         "partition": config.partition,
         "gpus_per_node": config.gpus_per_job or None,
         "cpus_per_task": config.cpus_per_task,
@@ -92,7 +92,7 @@ def submit_slurm(submission: Submission, config: ClusterConfig, wait: bool) -> i
             print(f"    log: {handle.paths.stderr}")
     print(f"{len(submitted)} job(s) submitted to SLURM (time limits sized from {rate.device} rate: {rate.basis})")
     if not wait:
-        print(f"follow them with: cskd status {submission.runner.plan.suite.path} (same --profile/--results-dir)")
+        print(f"follow them with: cskd status {submission.plan.suite.path} (same --profile/--results-dir)")
         return 0
     return wait_for(submission, submitted)
 
@@ -108,7 +108,7 @@ def wait_for(submission: Submission, submitted: list[dict[str, Any]]) -> int:
             break
         time.sleep(WAIT_POLL_SECONDS)
     run_ids = [run["run_id"] for record in submitted for run in record["runs"]]
-    rows = {row["run_id"]: row for row in rows_of(submission.runner.paths.runs_csv, run_ids)}
+    rows = {row["run_id"]: row for row in submission.store.latest_of(run_ids)}
     ok = sum(rows.get(run_id, {}).get("status") == "ok" for run_id in run_ids)
     print(f"the jobs have ended: {ok} of {len(run_ids)} run(s) ok")
     for record in submitted:

@@ -14,9 +14,8 @@ from typing import Any
 import pandas as pd
 
 from cskd.executors import records
-from cskd.plan import RunSpec
-from cskd.results import read_runs
-from cskd.runner import Runner
+from cskd.plan import Plan, RunSpec
+from cskd.store import ResultsStore
 
 STATES = ("done", "running", "queued", "failed", "to do", "unknown")
 
@@ -28,26 +27,26 @@ class RunStatus:
     detail: str
 
 
-def run_statuses(runner: Runner) -> list[RunStatus]:
-    """The status of every run of ``runner``'s plan, in training order."""
-    rows = read_runs(runner.paths.runs_csv).drop_duplicates("run_id", keep="last").set_index("run_id")
-    jobs = records.read_all(records.jobs_dir(runner.paths.root))
+def run_statuses(store: ResultsStore, groups: list[list[RunSpec]]) -> list[RunStatus]:
+    """The status of every run of ``groups`` (a plan's lockstep groups), in training order."""
+    rows = store.latest()
+    jobs = records.read_all(store.paths.jobs_dir)
     slurm_jobs = records.squeue() if any(r.get("executor") == "slurm" for r in jobs) else None
     latest: dict[str, dict[str, Any]] = {}
     for record in jobs:  # oldest first: later records replace earlier ones
         latest.update({run["run_id"]: record for run in record.get("runs", [])})
     states = {record["path"]: records.liveness(record, slurm_jobs) for record in latest.values()}
     statuses = []
-    for group in runner.groups():
+    for group in groups:
         for run in group:
-            row = rows.loc[run.run_id].to_dict() if run.run_id in rows.index else None
+            row = rows.get(run.run_id)
             record = latest.get(run.run_id)
-            statuses.append(_status(runner, run, row, record, states[record["path"]] if record else None))
+            statuses.append(_status(store, run, row, record, states[record["path"]] if record else None))
     return statuses
 
 
 def _status(
-    runner: Runner,
+    store: ResultsStore,
     run: RunSpec,
     row: dict[str, Any] | None,
     record: dict[str, Any] | None,
@@ -58,7 +57,7 @@ def _status(
     job = f"{record['executor']} job {record.get('job_id') or '(not started)'}" if record else ""
     if record and live and live.state == "running":
         since = record.get("started_at") or "?"
-        return RunStatus(run, "running", f"{job} on {live.where or '?'} since {since}; {_progress(runner, run)}")
+        return RunStatus(run, "running", f"{job} on {live.where or '?'} since {since}; {_progress(store, run)}")
     if record and live and live.state == "queued":
         return RunStatus(run, "queued", f"{job}: {live.reason or 'waiting'}")
     if record and live and live.state == "unknown":
@@ -73,10 +72,10 @@ def _status(
         reason = records.last_error_line(log) or record.get("error") or "ended without a result"
         if not record.get("ended_at"):
             reason = f"ended without finishing (cancelled, killed or timed out): {reason}"
-        return RunStatus(run, "failed", f"{job}: {reason}; log {log}; {_progress(runner, run)}")
+        return RunStatus(run, "failed", f"{job}: {reason}; log {log}; {_progress(store, run)}")
     if row is not None:
         return RunStatus(run, "failed", f"{row['error']}" + (f" ({job}, log {log})" if record else ""))
-    return RunStatus(run, "to do", _progress(runner, run) if runner.paths.checkpoint(run.run_id).exists() else "")
+    return RunStatus(run, "to do", _progress(store, run) if store.paths.checkpoint(run.run_id).exists() else "")
 
 
 def _when(row: dict[str, Any] | None) -> str:
@@ -87,9 +86,9 @@ def _int(value: Any) -> str:
     return "?" if pd.isna(value) else str(int(value))
 
 
-def _progress(runner: Runner, run: RunSpec) -> str:
+def _progress(store: ResultsStore, run: RunSpec) -> str:
     """Epochs recorded so far in the run's epoch CSV (a resubmitted run resumes after them)."""
-    path = runner.paths.epochs_csv(run.run_id)
+    path = store.paths.epochs_csv(run.run_id)
     if not path.exists() or not path.stat().st_size:
         return "no epoch recorded yet"
     phases = pd.read_csv(path)["phase"]
@@ -97,11 +96,10 @@ def _progress(runner: Runner, run: RunSpec) -> str:
     return f"epoch {int((phases == 'main').sum())}/{run.recipe.epochs} recorded" + (f" (+ {init} init)" if init else "")
 
 
-def print_status(runner: Runner) -> dict[str, int]:
-    """Print one line per run and the totals; the count of each state."""
-    plan = runner.plan
-    statuses = run_statuses(runner)
-    print(f"suite {plan.suite.name} [{plan.profile.name}]: {runner.paths.root}")
+def print_status(plan: Plan, store: ResultsStore, groups: list[list[RunSpec]]) -> dict[str, int]:
+    """Print one line per run of ``plan`` (its lockstep ``groups``) and the totals; the count of each state."""
+    statuses = run_statuses(store, groups)
+    print(f"suite {plan.suite.name} [{plan.profile.name}]: {store.paths.root}")
     for status in statuses:
         print(f"  {status.state:<8} {status.run.run_id}  {status.run.describe():<45} {status.detail}")
     counts = {state: sum(s.state == state for s in statuses) for state in STATES}

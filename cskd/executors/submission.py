@@ -6,30 +6,38 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cskd.bench.estimate import cpu_rate, gpu_rate
+from cskd.cost import cpu_rate, gpu_rate
 from cskd.data import resolve_data_dir
+from cskd.engine.trainer import EngineOptions
 from cskd.executors import records
 from cskd.executors.jobs import GroupJob, format_hours, pending_jobs
 from cskd.executors.task import GroupTask
-from cskd.runner import Runner
+from cskd.plan import Plan, RunSpec
+from cskd.run_status import RunStatuses
+from cskd.store import ResultsStore
 
 
 @dataclass
 class Submission:
     """A plan about to be sent to an executor, and what earlier submissions are still doing."""
 
-    runner: Runner  # the plan, the results paths and the grouping (the runner's own)
-    engine: dict[str, Any]  # cskd.executors.task.ENGINE_ARGUMENTS as given to ``cskd run``
+    plan: Plan
+    store: ResultsStore  # the suite's results: paths, latest rows
+    status: RunStatuses  # which runs are finished
+    groups: list[list[RunSpec]]  # the plan's lockstep groups, in training order
+    data_dir: Path | None
+    lockstep: bool
+    engine: EngineOptions  # what each job trains with (``cskd run``'s, on the device the jobs run on)
     jobs: list[GroupJob] = field(default_factory=list)  # what this submission sends
     busy: dict[str, dict[str, Any]] = field(default_factory=dict)  # run id -> record of a job queued or running
 
     @property
     def jobs_dir(self) -> Path:
-        return records.jobs_dir(self.runner.paths.root)
+        return self.store.paths.jobs_dir
 
     @property
     def logs_dir(self) -> Path:
-        return self.jobs_dir / "logs"
+        return self.store.paths.logs_dir
 
     def prepare(self) -> None:
         """Find the jobs left, leaving out every group a job queued or running earlier already covers."""
@@ -40,8 +48,8 @@ class Submission:
                 self.busy.update({run["run_id"]: record for run in record["runs"]})
             elif state.state == "unknown":
                 print(f"note: job {record.get('job_id')} ({record['path']}): state unknown ({state.reason})")
-        finished = self.runner.finished_run_ids()
-        for job in pending_jobs(self.runner.groups(), finished):
+        finished = self.status.finished_run_ids()
+        for job in pending_jobs(self.groups, finished):
             taken = [r for r in job.runs if r.run_id in self.busy]
             if taken:
                 record = self.busy[taken[0].run_id]
@@ -53,8 +61,8 @@ class Submission:
 
     def record(self, job: GroupJob, executor: str, **fields: Any) -> Path:
         """A new record for ``job`` in ``RESULTS/<suite>/jobs/``."""
-        plan = self.runner.plan
-        cpu, gpu = (job.hours(rate) for rate in (cpu_rate(), gpu_rate(self.runner.options.results_dir)))
+        plan = self.plan
+        cpu, gpu = (job.hours(rate) for rate in (cpu_rate(), gpu_rate(self.store.results_dir)))
         return records.create(
             self.jobs_dir,
             executor=executor,
@@ -68,15 +76,14 @@ class Submission:
         )
 
     def task(self, job: GroupJob, record: Path, threads: int | None) -> GroupTask:
-        options = self.runner.options
         return GroupTask(
-            suite=self.runner.plan.suite,
-            profile=self.runner.plan.profile,
+            suite=self.plan.suite,
+            profile=self.plan.profile,
             runs=job.runs,
-            results_dir=options.results_dir.resolve(),
-            data_dir=resolve_data_dir(options.data_dir),
+            results_dir=self.store.results_dir.resolve(),
+            data_dir=resolve_data_dir(self.data_dir),
             engine=self.engine,
-            lockstep=options.lockstep,
+            lockstep=self.lockstep,
             record=record,
             threads=threads,
         )
@@ -84,12 +91,3 @@ class Submission:
     def describe_estimate(self, job: GroupJob) -> str:
         hours = job.hours(cpu_rate())
         return "cost unknown" if hours is None else f"~{format_hours(hours)} CPU-h here"
-
-
-def rows_of(runs_csv: Path, run_ids: list[str]) -> list[dict[str, Any]]:
-    """The latest row of each run in ``run_ids`` that has one."""
-    from cskd.results import read_runs
-
-    rows = read_runs(runs_csv)
-    latest = rows.drop_duplicates("run_id", keep="last").set_index("run_id")
-    return [latest.loc[run_id].to_dict() | {"run_id": run_id} for run_id in run_ids if run_id in latest.index]

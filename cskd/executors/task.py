@@ -8,7 +8,6 @@ task; the runner then resumes every run from its last epoch checkpoint.
 
 from __future__ import annotations
 
-import argparse
 import os
 import socket
 from dataclasses import dataclass, field, fields
@@ -17,12 +16,10 @@ from typing import Any
 
 import submitit
 
+from cskd.engine.trainer import EngineOptions
 from cskd.executors import records
 from cskd.plan import Plan, RunSpec
 from cskd.suite import Profile, Suite
-
-#: the ``cskd run`` options a job needs to build its engine options (``cskd.cli.engine_options``)
-ENGINE_ARGUMENTS = ("device", "amp", "no_channels_last", "compile", "deterministic")
 
 
 class GroupFailed(RuntimeError):
@@ -38,14 +35,13 @@ class GroupTask(submitit.helpers.Checkpointable):
     runs: list[RunSpec]
     results_dir: Path
     data_dir: Path | None
-    engine: dict[str, Any]  # ENGINE_ARGUMENTS as given to ``cskd run``
+    engine: EngineOptions  # as ``cskd run`` built them, with the device the job runs on
     lockstep: bool
     record: Path
     threads: int | None = None
     _requeued: bool = field(default=False, init=False, repr=False)
 
     def __call__(self) -> dict[str, int]:
-        from cskd.cli import engine_options
         from cskd.runner import Runner, RunnerOptions
 
         started = records.update(
@@ -64,7 +60,7 @@ class GroupTask(submitit.helpers.Checkpointable):
         options = RunnerOptions(
             results_dir=self.results_dir,
             data_dir=self.data_dir,
-            engine=engine_options(argparse.Namespace(**self.engine, no_progress=True)),
+            engine=self.engine,
             lockstep=self.lockstep,
         )
         try:

@@ -1,6 +1,7 @@
 """Models: cskd's families in timm's registry, any timm model by name, and the feature helper.
 
-Importing this package registers every family in timm (see :data:`FAMILIES`): the paper's ResNets
+Importing this package imports every family module of its folder, each of which registers its family in timm (see
+:data:`FAMILIES`), as every method file registers itself: the paper's ResNets
 (``cifar_resnet*``, ``tin_resnet*``, ``in_resnet*``), the CIFAR-10 models of the authors' extra results
 (``cifar_inception_v3``, ``cifar_mobilenetv2``, ``cifar_vgg11_bn``) and RepDistiller's CIFAR models of the CRD
 benchmark (``crd_*``).
@@ -9,22 +10,20 @@ benchmark (``crd_*``).
 from __future__ import annotations
 
 import difflib
+import importlib
+import pkgutil
 
 import timm
 from torch import nn
 
-# the family modules register their names in timm on import
-from cskd.models import (  # noqa: F401
-    inception_cifar,
-    mobilenetv2_cifar,
-    paper_resnet,
-    resnet_cifar,
-    shufflenet_cifar,
-    vgg_cifar,
-    wrn_cifar,
-)
-from cskd.models.features import count_parameters, extract_features, feature_spec
+from cskd.models.extraction import count_parameters, extract_features, feature_spec
 from cskd.models.registry import FAMILIES, ModelFamily
+
+#: the modules of this package that hold no family; every other one registers its family in timm when imported
+NOT_FAMILIES = ("convert", "extraction", "registry")
+for _module in pkgutil.iter_modules(__path__):  # in name order, the order ``cskd list models`` shows
+    if _module.name not in NOT_FAMILIES:
+        importlib.import_module(f"{__name__}.{_module.name}")
 
 
 def create_model(name: str, num_classes: int, **kwargs) -> nn.Module:
@@ -39,8 +38,7 @@ def create_model(name: str, num_classes: int, **kwargs) -> nn.Module:
 
 def _model_name_hint(name: str) -> str:
     """The timm names closest to ``name``; when none is close, cskd's names (not all ~1300 timm names)."""
-    # imported here: the methods package imports every method module, which may import this package
-    from cskd.methods.base import close_names
+    from cskd.names import close_names
 
     every_name = timm.list_models()
     if difflib.get_close_matches(name, every_name, n=1, cutoff=0.4):  # the cutoff close_names uses
@@ -55,6 +53,8 @@ def model_names() -> list[str]:
 
 def paper_model_names() -> list[str]:
     """The paper's ResNet family (``cifar_resnet*``, ``tin_resnet*``, ``in_resnet*``), sorted."""
+    from cskd.models import paper_resnet
+
     return list(paper_resnet.MODEL_NAMES)
 
 

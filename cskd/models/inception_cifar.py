@@ -24,7 +24,7 @@ from timm.layers import ConvNormAct, create_classifier
 from timm.models.inception_v3 import InceptionA, InceptionB, InceptionC, InceptionD, InceptionE, InceptionV3
 from torch import Tensor, nn
 
-from cskd.models.features import PRE_RELU_KEY
+from cskd.models.extraction import PRE_RELU_KEY
 from cskd.models.registry import PURPOSES, build, check_width, model_cfg, register_family, reject_fixed_args
 
 #: branches whose outputs a block concatenates, in order (timm's InceptionA/C/E ``_forward``)

@@ -15,7 +15,7 @@ blocks), in two variants.
 
 Stages, as RepDistiller's ``is_feat`` list: the stem output, then the outputs of the blocks that end each resolution
 (blocks 1, 2, 4 and 6 of the seven); they are linear-bottleneck outputs (no ReLU), so ``pre_relu`` returns them
-unchanged (``"pre_relu": "linear"``, :mod:`cskd.models.features`), as RepDistiller's ``preact`` does.
+unchanged (``"pre_relu": "linear"``, :mod:`cskd.models.extraction`), as RepDistiller's ``preact`` does.
 
 ``width_multiplier`` (default 1) scales every channel count, ``max(1, round_half_up(c * m))``; timm rounds each
 block's expanded width ``in * t`` to a multiple of 8 (``make_divisible``), which changes nothing at the published
@@ -32,7 +32,7 @@ from timm.models._efficientnet_builder import decode_arch_def
 from timm.models.efficientnet import EfficientNet
 from torch import nn
 
-from cskd.models.features import LINEAR_STAGE, PRE_RELU_KEY
+from cskd.models.extraction import LINEAR_STAGE, PRE_RELU_KEY
 from cskd.models.registry import (
     PURPOSES,
     build,

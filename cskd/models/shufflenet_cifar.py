@@ -16,7 +16,7 @@ the resolution (32x32 input -> 16, 8, 4), global average pooling and a linear cl
   1x1-BN-ReLU) and shuffles.
 
 Features, as RepDistiller's ``is_feat`` list: the stem output after its ReLU, then every stage output. Pre-ReLU maps
-(AB): ShuffleV1 units end in a ReLU (the default rule of :mod:`cskd.models.features`). The ShuffleV2 basic unit here
+(AB): ShuffleV1 units end in a ReLU (the default rule of :mod:`cskd.models.extraction`). The ShuffleV2 basic unit here
 applies its final ReLU after the concatenation and shuffle, to the whole map, instead of to the branch before them:
 the result is the same, because the passed-through half is itself the output of a ReLU (every unit's input is the
 output of a ReLU or of a shuffle of ReLU outputs), and the stage then ends in a ReLU whose input,

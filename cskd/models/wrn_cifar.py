@@ -26,7 +26,7 @@ from timm.layers import BatchNormAct2d, ClassifierHead, create_conv2d
 from timm.models.resnetv2 import ResNetV2
 from torch import nn
 
-from cskd.models.features import PRE_RELU_KEY
+from cskd.models.extraction import PRE_RELU_KEY
 from cskd.models.registry import (
     PURPOSES,
     build,

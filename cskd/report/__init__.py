@@ -2,7 +2,7 @@
 figures, and the check against the paper's numbers or a reference run. The paper's numbers are in
 ``benchmarks/paper_results.csv``, the CIFAR-100 benchmark's published ones in ``benchmarks/published_results.csv``.
 
-The names below are imported on first use (PEP 562), so that ``cskd --help`` (which imports :mod:`cskd.report.cli`)
+The names below are imported on first use (PEP 562), so that ``cskd --help`` (:mod:`cskd.cli.report_command`)
 does not pay for pandas and matplotlib. The check function is ``cskd.report.check.check``: ``cskd.report.check`` is
 its module (a lazy package cannot also bind the name to the function).
 """

@@ -20,10 +20,10 @@ from pathlib import Path
 import pandas as pd
 
 from cskd.csvfiles import CsvFileError, read_csv_table
+from cskd.locations import BENCHMARKS
 from cskd.report.cells import CellKey
 from cskd.report.errors import ReportInputError
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 PAPER_RESULTS = BENCHMARKS / "paper_results.csv"
 PUBLISHED_RESULTS = BENCHMARKS / "published_results.csv"
 #: the source of every number of paper_results.csv

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from cskd.locations import SuitePaths
+
 #: relative differences below this count as floating-point noise (measured: at most 3.4%, docs/testing.md)
 DEFAULT_RELATIVE_TOLERANCE = 0.1
 
@@ -119,10 +121,10 @@ def compare_trajectories(
         raise ValueError(f"the loss epochs must be >= 1, got {epochs}")
     checks: list[TermCheck] = []
     for row in reference_runs[reference_runs["status"] == "ok"].to_dict("records"):
-        reference_csv = reference_dir / "epochs" / f"{row['run_id']}.csv"
+        reference_csv = SuitePaths(reference_dir).epochs_csv(row["run_id"])
         if not reference_csv.is_file():
             raise FileNotFoundError(f"the reference has no epoch CSV for run {row['run_id']}: {reference_csv}")
-        results_csv = results_dir / "epochs" / f"{row['run_id']}.csv"
+        results_csv = SuitePaths(results_dir).epochs_csv(row["run_id"])
         checks += compare_run(run_name(row), reference_csv, results_csv, epochs=epochs, tolerance=tolerance)
     return checks
 

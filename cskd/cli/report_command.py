@@ -1,4 +1,4 @@
-"""The ``cskd report`` and ``cskd check`` subcommands (added to the main parser by :mod:`cskd.cli`).
+"""The ``cskd report`` and ``cskd check`` subcommands (added to the main parser by :mod:`cskd.cli.main`).
 
 Exit codes: 0 success (check: every cell within the tolerance), 1 check failure (a cell outside the tolerance or
 missing), 2 bad input (unknown suite, no runs.csv, several profiles without ``--profile``, ...).
@@ -11,12 +11,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cskd.cli.arguments import add_results_argument
+from cskd.locations import SuitePaths
 from cskd.report.errors import ReportInputError
 
 if TYPE_CHECKING:  # pandas and matplotlib are imported when a command runs, not to answer --help
     from cskd.report.suites import SuiteLike
 
-RUNS_FILE = "runs.csv"
 #: which epoch's accuracy a table shows (cskd.report.cells.EPOCH_RULES, named here so --help imports no pandas)
 EPOCH_RULES = ("best", "last")
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -62,7 +63,7 @@ def _load_suite(name_or_path: str) -> SuiteLike:
 
 def _runs_file(path: Path) -> Path:
     """A runs.csv given as itself or as the results folder holding it."""
-    return path / RUNS_FILE if path.is_dir() else path
+    return SuitePaths(path).runs_csv if path.is_dir() else path
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -89,12 +90,7 @@ def add_report_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("suite", metavar="SUITE", help="suite name (benchmarks/<SUITE>.yaml) or path to a suite YAML")
-    parser.add_argument(
-        "--results-dir",
-        type=Path,
-        default=None,
-        help="folder holding <suite>/runs.csv and <suite>/epochs/ (default: $CSKD_RESULTS, else ./results)",
-    )
+    add_results_argument(parser)
     parser.add_argument("--reports-dir", type=Path, default=None, help="where reports are written (default: ./reports)")
     _add_common(parser)
     parser.set_defaults(func=run_report)
@@ -154,15 +150,15 @@ def run_report(args: argparse.Namespace) -> int:
 
     try:
         suite = _load_suite(args.suite)
-        suite_dir = results_dir(args.results_dir) / suite.name
-        runs = read_runs_csv(suite_dir / RUNS_FILE)
+        suite_paths = SuitePaths.of(results_dir(args.results_dir), suite.name)
+        runs = read_runs_csv(suite_paths.runs_csv)
         paths = render_report(
             suite,
             runs,
             reports_dir(args.reports_dir),
             metric=args.metric,
             profile=args.profile,
-            epochs_dir=suite_dir / "epochs",
+            epochs_dir=suite_paths.epochs_dir,
         )
     except ReportInputError as error:
         print(f"error: {error}", file=sys.stderr)

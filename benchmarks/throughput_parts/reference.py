@@ -19,12 +19,12 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from cskd.bench.config import BenchConfig
-from cskd.bench.timing import Measurement, synchronize
 from cskd.data import AugmentSpec, ImageDataset
 from cskd.engine.recipe import Recipe
 from cskd.methods import build_method
 from cskd.models import create_model, extract_features, feature_spec
+from throughput_parts.config import BenchConfig
+from throughput_parts.timing import Measurement, synchronize
 
 
 class PilImages(Dataset):

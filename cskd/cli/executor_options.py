@@ -7,11 +7,12 @@ through submitit (imported only here, when one of them is chosen).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cskd.executors.config import ClusterConfig, ClusterConfigError, check_section, read_user_config, resolve
-from cskd.executors.config import user_config_path as default_user_config_path
+from cskd.cluster_config import ClusterConfig, ClusterConfigError, check_section, read_user_config, resolve
+from cskd.cluster_config import user_config_path as default_user_config_path
 
 if TYPE_CHECKING:
     from cskd.runner import Runner
@@ -117,19 +118,22 @@ def cluster_config(args: argparse.Namespace, suite: Suite) -> ClusterConfig:
 
 def run_with_executor(runner: Runner, args: argparse.Namespace) -> int:
     """Send the plan of ``runner`` to ``args.executor``; the exit code."""
+    import torch
+
     from cskd.data import DatasetError
-    from cskd.executors.task import ENGINE_ARGUMENTS
     from cskd.runner import Runner
 
-    engine = {name: getattr(args, name) for name in ENGINE_ARGUMENTS}
+    device = runner.options.engine.device
     try:
         if args.executor == "local":
             from cskd.executors.local import slots
 
             worker_slots = slots(args.gpus, args.device)
-            engine["device"] = "cuda" if worker_slots[0].gpu is not None else "cpu"
+            device = torch.device("cuda" if worker_slots[0].gpu is not None else "cpu")
         else:
             config = cluster_config(args, runner.plan.suite)
+            if args.device == "auto":  # chosen for the nodes the jobs run on, not for this one
+                device = torch.device("cuda" if config.gpus_per_job > 0 else "cpu")
         # missing data stops here, before any job is queued (a throwaway runner: this process keeps no copy)
         Runner(runner.plan, runner.options).load_all_data()
     except (ValueError, DatasetError) as error:
@@ -139,7 +143,16 @@ def run_with_executor(runner: Runner, args: argparse.Namespace) -> int:
 
     plan = runner.plan
     print(f"suite {plan.suite.name} [{plan.profile.name}] -> {runner.paths.root}")
-    submission = Submission(runner, engine)
+    engine = dataclasses.replace(runner.options.engine, device=device, progress=False)
+    submission = Submission(
+        plan=plan,
+        store=runner.store,
+        status=runner.status,
+        groups=runner.groups(),
+        data_dir=runner.options.data_dir,
+        lockstep=runner.options.lockstep,
+        engine=engine,
+    )
     submission.prepare()
     if args.executor == "local":
         from cskd.executors.local import run_local

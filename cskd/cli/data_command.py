@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from cskd.cli.arguments import add_data_dir_argument
 from cskd.locations import MIRROR_ENV
 
 
@@ -55,9 +55,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     verify.add_argument("names", nargs="*", metavar="NAME", help="datasets to verify (default: every present one)")
     for sub in (fetch, verify):
-        sub.add_argument(
-            "--data-dir", type=Path, default=None, help="the data directory (default: $CSKD_DATA, else ./data)"
-        )
+        add_data_dir_argument(sub)
     fetch.set_defaults(func=run_fetch)
     verify.set_defaults(func=run_verify)
 

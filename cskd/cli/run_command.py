@@ -3,72 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING
 
-from cskd.cli import add_engine_arguments, add_results_argument, engine_options
-from cskd.commands.data_command import add_mirror_argument
-from cskd.executors.cli import add_executor_arguments
+from cskd.cli.arguments import (
+    add_engine_arguments,
+    add_plan_arguments,
+    engine_options,
+    fail,
+    lockstep_options,
+    parse_only,
+)
+from cskd.cli.data_command import add_mirror_argument
+from cskd.cli.executor_options import add_executor_arguments
 
 if TYPE_CHECKING:
     from cskd.data import Availability
-
-#: the keys of --only (cskd.plan.FILTER_KEYS, named here so that --help needs no import of the training stack)
-ONLY_KEYS = ("kind", "teacher", "student", "method", "seed")
-
-
-def add_plan_arguments(parser: argparse.ArgumentParser, as_given: bool = False) -> None:
-    """The arguments that choose a plan's runs and groups: the suite, --profile, --only, --seeds, the results folder,
-    --no-lockstep and --lockstep-size (``as_given``: for a command that shows the plan ``cskd run`` was given)."""
-
-    def explained(text: str) -> str:
-        return "as given to cskd run" if as_given else text
-
-    parser.add_argument("suite", help="suite name (see `cskd list suites`) or path to a suite YAML file")
-    parser.add_argument(
-        "--profile", default=None, help=explained("a scaled-down profile declared in the suite (e.g. smoke)")
-    )
-    verb = "show" if as_given else "keep"
-    parser.add_argument(
-        "--only",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help=f"{verb} only matching runs (and the teachers they need); KEY in {', '.join(ONLY_KEYS)}; values match "
-        "exactly (case-sensitive); repeatable",
-    )
-    parser.add_argument(
-        "--seeds", type=int, nargs="+", default=None, help=explained("override the suite's (profile's) seeds")
-    )
-    add_results_argument(parser)
-    parser.add_argument(
-        "--no-lockstep",
-        action="store_true",
-        help=explained("train each run alone (each with its own teacher forward) instead of in lockstep groups"),
-    )
-    parser.add_argument(
-        "--lockstep-size",
-        type=group_size,
-        default=None,
-        metavar="N",
-        help=explained(
-            "at most N runs per lockstep group: a larger group is split into near-equal parts, each its own job "
-            "(more jobs for --executor local/slurm to spread over workers, at the cost of one teacher forward per "
-            "part)"
-        ),
-    )
-
-
-def group_size(text: str) -> int:
-    """--lockstep-size's value: a whole number >= 1."""
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 (runs per lockstep group), got {text!r}")
-    return int(text)
-
-
-def lockstep_options(args: argparse.Namespace) -> dict[str, bool | int | None]:
-    """The RunnerOptions fields of --no-lockstep and --lockstep-size."""
-    return {"lockstep": not args.no_lockstep, "lockstep_size": args.lockstep_size}
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -100,39 +49,22 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def parse_only(items: list[str]) -> dict[str, str]:
-    from cskd.suite import SuiteError
-
-    only = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SuiteError(f"--only {item!r}: expected KEY=VALUE, e.g. --only method=KD")
-        only[key] = value
-    return only
-
-
-def fail(message: object) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
-
-
 def run(args: argparse.Namespace) -> int:
-    from cskd.commands.dry_run import print_plan
+    from cskd.cli.dry_run import print_plan
+    from cskd.cli.executor_options import check_executor_arguments, run_with_executor
     from cskd.data import FETCHABLE, DatasetError, choose_dataset, fetch_dataset
     from cskd.engine.checkpoint import CheckpointError
-    from cskd.executors.cli import check_executor_arguments, run_with_executor
     from cskd.locations import results_dir
-    from cskd.plan import dataset_alternatives, expand
+    from cskd.plan import check_builds, dataset_alternatives, expand
     from cskd.runner import Runner, RunnerOptions
-    from cskd.suite import SuiteError, check_builds, load_suite
+    from cskd.suite import SuiteError, load_suite
 
     try:
         suite = load_suite(args.suite)
         plan_alternatives = dataset_alternatives(suite, args.profile)
         data = choose_dataset(plan_alternatives, args.data_dir, download=not args.no_download, mirror=args.mirror)
         plan = expand(suite, args.profile, args.seeds, parse_only(args.only), dataset=data.name)
-        check_builds(suite, plan.profile)  # every model and method, with the dataset's published sizes
+        check_builds(plan)  # every model and every run's method, with the dataset's published sizes
     except (SuiteError, DatasetError) as error:
         return fail(error)
     problem = check_executor_arguments(args)

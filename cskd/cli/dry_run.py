@@ -1,6 +1,6 @@
 """``cskd run --dry-run``: the plan, one line per run with its estimated hours, the totals, and the jobs per executor.
 
-Hours come from :mod:`cskd.bench.estimate` (MACs of every run's schedule, init stages included, over a stated rate);
+Hours come from :mod:`cskd.cost` (MACs of every run's schedule, init stages included, over a stated rate);
 the basis of both rates is printed under the totals.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from cskd.bench.estimate import GroupCost, Rate, cpu_rate, gpu_rate, group_cost
-from cskd.executors.cli import cluster_config
-from cskd.executors.config import ClusterConfigError
+from cskd.cli.executor_options import cluster_config
+from cskd.cluster_config import ClusterConfigError
+from cskd.cost import GroupCost, Rate, cpu_rate, gpu_rate, group_cost
 from cskd.executors.jobs import format_hours, format_minutes, pending_jobs, time_limit_minutes
 from cskd.plan import RunSpec
 from cskd.runner import Runner

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cskd.cli import add_engine_arguments, engine_options
+from cskd.cli.arguments import add_engine_arguments, engine_options, fail
 
 if TYPE_CHECKING:
     from cskd.engine.recipe import Recipe
@@ -96,11 +95,6 @@ def method_args(items: list[str]) -> dict[str, Any]:
                 f"--method-arg 'form=\"mse\"'"
             ) from None
     return parsed
-
-
-def fail(message: object) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
 
 
 def run(args: argparse.Namespace) -> int:

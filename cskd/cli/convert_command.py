@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import pickle
 from pathlib import Path
 
@@ -28,17 +27,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from cskd.data.files import file_digest
     from cskd.engine.checkpoint import save_atomic
     from cskd.models.convert import convert_repdistiller, reference_state_dict
 
@@ -54,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         converted = convert_repdistiller(args.model, reference_state_dict(checkpoint))
     except ValueError as error:
         raise SystemExit(f"error: {args.input}: {error}") from None
-    source_sha = sha256_of(args.input)
+    source_sha = file_digest(args.input, "sha256")
     save_atomic(
         {
             "model": converted.state_dict,
@@ -67,5 +59,5 @@ def run(args: argparse.Namespace) -> int:
     tensors = len(converted.state_dict)
     print(f"converted {args.input} (sha256 {source_sha}) to {args.model}: {classes} classes, {tensors} tensors{filled}")
     print(f"wrote {args.output}")
-    print(f"sha256 {sha256_of(args.output)}")
+    print(f"sha256 {file_digest(args.output, 'sha256')}")
     return 0

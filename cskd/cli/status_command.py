@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cskd.commands.run_command import add_plan_arguments, fail, lockstep_options, parse_only
+from cskd.cli.arguments import add_plan_arguments, fail, lockstep_options, parse_only
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -31,5 +31,6 @@ def status(args: argparse.Namespace) -> int:
         plan = expand(load_suite(args.suite), args.profile, args.seeds, parse_only(args.only))
     except SuiteError as error:
         return fail(error)
-    print_status(Runner(plan, RunnerOptions(results_dir(args.results_dir), **lockstep_options(args))))
+    runner = Runner(plan, RunnerOptions(results_dir(args.results_dir), **lockstep_options(args)))
+    print_status(plan, runner.store, runner.groups())
     return 0

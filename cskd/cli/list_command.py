@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from cskd.commands.data_command import add_mirror_argument
+from cskd.cli.arguments import add_data_dir_argument
+from cskd.cli.data_command import add_mirror_argument
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -17,9 +17,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "the suites with their run counts.",
     )
     parser.add_argument("what", choices=["models", "datasets", "methods", "suites"])
-    parser.add_argument(
-        "--data-dir", type=Path, default=None, help="for datasets: where to look (default: $CSKD_DATA, else ./data)"
-    )
+    add_data_dir_argument(parser, "for datasets: ")
     add_mirror_argument(parser)
     parser.add_argument(
         "--num-classes",

@@ -3,7 +3,7 @@
 A measurement is two ``train_group`` calls on the same jobs (the same checkpoint files, in a temporary directory):
 
 1. warm-up, untimed: epoch 1 over ``warmup * batch`` training images. A method's initialisation stage (AB's one
-   epoch, see :data:`cskd.bench.config.MAIN_PHASE_ARGS`) runs here too, so the timed epoch is main-phase steps only.
+   epoch, see ``config.MAIN_PHASE_ARGS``) runs here too, so the timed epoch is main-phase steps only.
 2. timed as a whole call: epoch 2 over ``steps * batch`` training images, with everything ``train_group`` does around
    it: building the teacher's feature spec and the students, resuming each from its epoch-1 checkpoint, the device
    loader, the epoch, the per-epoch evaluation (on a test subset of one image per class, so it is negligible), the
@@ -24,15 +24,15 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from cskd.bench.config import BenchConfig
-from cskd.bench.load import OtherLoad
-from cskd.bench.memory import PeakMemory
-from cskd.bench.timing import Measurement, synchronize
 from cskd.data import ImageDataset, subset
 from cskd.engine import trainer
 from cskd.engine.recipe import Recipe
 from cskd.engine.trainer import EngineOptions, StudentJob, prepare_model, train_group
 from cskd.features import Features
+from throughput_parts.config import BenchConfig
+from throughput_parts.load import OtherLoad
+from throughput_parts.memory import PeakMemory
+from throughput_parts.timing import Measurement, synchronize
 
 
 @dataclass(frozen=True)

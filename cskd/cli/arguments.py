@@ -1,0 +1,157 @@
+"""What several commands share: the options that choose a plan, the results and data folders, the training engine's
+options (parsed into one :class:`~cskd.engine.trainer.EngineOptions`), and how a command reports bad input."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the CLI answers --help without importing torch; each command imports what it needs when it runs
+    import torch
+
+    from cskd.engine.trainer import EngineOptions
+
+
+def fail(message: object) -> int:
+    """Print ``error: message`` to stderr; the exit code of bad input (2)."""
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def add_data_dir_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup, purpose: str = "") -> None:
+    """``--data-dir``, with the rule every command shares (:func:`cskd.data.resolve_data_dir`)."""
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=f"{purpose}where datasets live (default: $CSKD_DATA, else ./data)",
+    )
+
+
+def add_results_argument(parser: argparse.ArgumentParser) -> None:
+    """``--results-dir``, with the rule every command shares (:mod:`cskd.locations`)."""
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=None,
+        help="folder holding SUITE/runs.csv, SUITE/epochs/ and SUITE/checkpoints/ (default: $CSKD_RESULTS, else "
+        "./results)",
+    )
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` is the first CUDA device when there is one, else the CPU."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"error: --device {name}: CUDA is not available on this machine; use --device cpu")
+    return device
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by every command that trains."""
+    group = parser.add_argument_group("training engine")
+    add_data_dir_argument(group)
+    group.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N")
+    group.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA (default: fp32; ignored on CPU)")
+    group.add_argument(
+        "--no-channels-last", action="store_true", help="keep NCHW (default: channels_last, faster on CPU and CUDA)"
+    )
+    group.add_argument("--compile", action="store_true", help="torch.compile the models' feature extraction")
+    group.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic algorithms only (bitwise repeatable on CPU; slower on CUDA)",
+    )
+    group.add_argument("--no-progress", action="store_true", help="no progress bars (summary lines only)")
+
+
+def engine_options(args: argparse.Namespace, seed: int = 0) -> EngineOptions:
+    """The engine options of ``add_engine_arguments``, built once; the engine applies their process-wide torch
+    flags itself (:func:`cskd.engine.trainer.apply_global_flags`)."""
+    from cskd.engine.trainer import EngineOptions
+
+    return EngineOptions(
+        device=pick_device(args.device),
+        seed=seed,
+        amp=args.amp,
+        channels_last=not args.no_channels_last,
+        compile=args.compile,
+        deterministic=args.deterministic,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+
+
+#: the keys of --only (cskd.plan.FILTER_KEYS, named here so that --help needs no import of the training stack)
+ONLY_KEYS = ("kind", "teacher", "student", "method", "seed")
+
+
+def add_plan_arguments(parser: argparse.ArgumentParser, as_given: bool = False) -> None:
+    """The arguments that choose a plan's runs and groups: the suite, --profile, --only, --seeds, the results folder,
+    --no-lockstep and --lockstep-size (``as_given``: for a command that shows the plan ``cskd run`` was given)."""
+
+    def explained(text: str) -> str:
+        return "as given to cskd run" if as_given else text
+
+    parser.add_argument("suite", help="suite name (see `cskd list suites`) or path to a suite YAML file")
+    parser.add_argument(
+        "--profile", default=None, help=explained("a scaled-down profile declared in the suite (e.g. smoke)")
+    )
+    verb = "show" if as_given else "keep"
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"{verb} only matching runs (and the teachers they need); KEY in {', '.join(ONLY_KEYS)}; values match "
+        "exactly (case-sensitive); repeatable",
+    )
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=None, help=explained("override the suite's (profile's) seeds")
+    )
+    add_results_argument(parser)
+    parser.add_argument(
+        "--no-lockstep",
+        action="store_true",
+        help=explained("train each run alone (each with its own teacher forward) instead of in lockstep groups"),
+    )
+    parser.add_argument(
+        "--lockstep-size",
+        type=group_size,
+        default=None,
+        metavar="N",
+        help=explained(
+            "at most N runs per lockstep group: a larger group is split into near-equal parts, each its own job "
+            "(more jobs for --executor local/slurm to spread over workers, at the cost of one teacher forward per "
+            "part)"
+        ),
+    )
+
+
+def group_size(text: str) -> int:
+    """--lockstep-size's value: a whole number >= 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 (runs per lockstep group), got {text!r}")
+    return int(text)
+
+
+def lockstep_options(args: argparse.Namespace) -> dict[str, bool | int | None]:
+    """The RunnerOptions fields of --no-lockstep and --lockstep-size."""
+    return {"lockstep": not args.no_lockstep, "lockstep_size": args.lockstep_size}
+
+
+def parse_only(items: list[str]) -> dict[str, str]:
+    from cskd.suite import SuiteError
+
+    only = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SuiteError(f"--only {item!r}: expected KEY=VALUE, e.g. --only method=KD")
+        only[key] = value
+    return only

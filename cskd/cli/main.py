@@ -1,0 +1,62 @@
+"""The command-line interface: ``cskd list | data | train | run | status | report | check | convert-checkpoint``.
+
+Also ``python -m cskd``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from cskd import __version__
+
+DESCRIPTION = """\
+cskd: reproduce and extend "Improving Knowledge Distillation via Category Structure" (CSKD, ECCV 2020).
+
+Typical use:
+  cskd list suites                       what can be run, and how many runs each suite expands to
+  cskd data fetch cifar10                download, verify and extract a dataset (cskd run does it when needed)
+  cskd run quick                         train every run of a suite (resumes; skips finished runs)
+  cskd run table1 --executor local       one job per lockstep group on every GPU (or --executor slurm)
+  cskd status table1                     every run: done, running, queued, failed, to do
+  cskd report quick                      tables and plots (against the paper's numbers) in reports/
+  cskd check results/ci/runs.csv --against reference/results/ci/runs.csv
+  cskd convert-checkpoint --from repdistiller --model crd_resnet56 ckpt_epoch_240.pth resnet56.pth
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cskd.cli import (
+        convert_command,
+        data_command,
+        list_command,
+        report_command,
+        run_command,
+        status_command,
+        train_command,
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="cskd", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"cskd {__version__}")
+    commands = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
+    list_command.add_parser(commands)
+    data_command.add_parser(commands)
+    train_command.add_parser(commands)
+    run_command.add_parser(commands)
+    status_command.add_parser(commands)
+    report_command.add_report_parser(commands)
+    report_command.add_check_parser(commands)
+    convert_command.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted: finished runs are recorded; run the same command again to resume", file=sys.stderr)
+        return 130

@@ -1,1 +1,0 @@
-"""One module per ``cskd`` subcommand; each exposes ``add_parser(subparsers)``."""
