@@ -119,7 +119,7 @@ def fail(message: object) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from cskd.commands.dry_run import print_plan
-    from cskd.data import FETCHABLE, DatasetError, choose_dataset, fetch_dataset
+    from cskd.data import FETCHABLE, DatasetError, choose_dataset, fallback_notice, fetch_dataset
     from cskd.engine.checkpoint import CheckpointError
     from cskd.executors.cli import check_executor_arguments, run_with_executor
     from cskd.locations import results_dir
@@ -131,6 +131,8 @@ def run(args: argparse.Namespace) -> int:
         suite = load_suite(args.suite)
         plan_alternatives = dataset_alternatives(suite, args.profile)
         data = choose_dataset(plan_alternatives, args.data_dir, download=not args.no_download, mirror=args.mirror)
+        if notice := fallback_notice(plan_alternatives, data, args.data_dir):  # hook (issue 18): said loudly
+            print(notice, file=sys.stderr, flush=True)
         plan = expand(suite, args.profile, args.seeds, parse_only(args.only), dataset=data.name)
         check_builds(suite, plan.profile)  # every model and method, with the dataset's published sizes
     except (SuiteError, DatasetError) as error:
