@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cskd import __version__
+from cskd.allocator import ensure_allocator_settings
 
 if TYPE_CHECKING:  # the CLI answers --help without importing torch; each command imports what it needs when it runs
     import torch
@@ -117,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # hook (issue 18): a command started as a program gets the allocator settings of scripts/env.sh
+        ensure_allocator_settings()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -111,12 +111,6 @@ class Cifar10JpegSource(DatasetSource):
             return True, str(folder)
         if archive.is_file():
             return True, f"{archive} (extracted on first use)"
-        shipped = SHIPPED_SUBSET
-        if shipped.archive.is_file():
-            return True, (
-                f"the subsets shipped with cskd only (up to {shipped.train:,} train / {shipped.test:,} test images, "
-                f"seed {shipped.seed}: ci, quick and the smoke profiles); the full copy is not in {data_dir}"
-            )
         return False, self.how(data_dir)
 
     def verify(self, data_dir: Path) -> str:

@@ -15,8 +15,11 @@ from cskd.data.errors import DatasetNotFoundError
 from cskd.data.files import resolve_data_dir
 from cskd.data.registry import dataset_names, get_source
 from cskd.data.remote import resolve_mirror
+from cskd.data.shipped import shipped_detail
 
 PRESENT, FETCHABLE, MISSING = "present", "fetchable", "missing"
+#: the ``(train, test)`` subset sizes of the runs (``None``: the whole split)
+Subset = tuple[int | None, int | None]
 
 
 @dataclass(frozen=True)
@@ -29,12 +32,18 @@ class Availability:
     detail: str
 
 
-def availability(name: str, data_dir: Path | str | None = None, mirror: str | None = None) -> Availability:
+def availability(
+    name: str, data_dir: Path | str | None = None, mirror: str | None = None, subset: Subset | None = None
+) -> Availability:
+    """``subset``: the ``(train, test)`` sizes the runs use (seed 0), present when the images shipped with cskd hold
+    them (``cskd.data.shipped``) even without the dataset in the data directory."""
     source = get_source(name)
     root = resolve_data_dir(data_dir)
     present, where = source.status(root)
     if present:
         return Availability(name, PRESENT, where)
+    if subset is not None and (shipped := shipped_detail(name, *subset)):
+        return Availability(name, PRESENT, shipped)
     what = source.fetch_description(resolve_mirror(mirror))
     if what:
         return Availability(name, FETCHABLE, what)
@@ -42,14 +51,18 @@ def availability(name: str, data_dir: Path | str | None = None, mirror: str | No
 
 
 def choose_dataset(
-    names: Sequence[str], data_dir: Path | str | None = None, download: bool = True, mirror: str | None = None
+    names: Sequence[str],
+    data_dir: Path | str | None = None,
+    download: bool = True,
+    mirror: str | None = None,
+    subset: Subset | None = None,
 ) -> Availability:
     """The dataset to run on among ``names``: the first present one, else (when ``download``) the first fetchable one.
 
     A single name is returned whatever its state (loading it raises the usual not-found error); when several names
     are given and none can be used, raises ``DatasetNotFoundError`` with each one's state and how to supply it.
     """
-    options = [availability(name, data_dir, mirror) for name in names]
+    options = [availability(name, data_dir, mirror, subset) for name in names]
     usable = (PRESENT, FETCHABLE) if download else (PRESENT,)
     for state in usable:
         for option in options:
@@ -83,8 +96,8 @@ def fallback_notice(names: Sequence[str], chosen: Availability, data_dir: Path |
 
 
 def fetchable_names() -> list[str]:
-    """The named datasets that can be fetched (what ``cskd data fetch all`` fetches)."""
-    return [name for name in dataset_names() if get_source(name).fetch_description(None)]
+    """The named datasets that declare official archives (what ``cskd data fetch all`` fetches)."""
+    return [name for name in dataset_names() if get_source(name).archives]
 
 
 def fetch_dataset(name: str, data_dir: Path | str | None = None, mirror: str | None = None) -> str:
