@@ -2,8 +2,8 @@
 
 The full copy is found in the data directory (``$CSKD_DATA``, else ``data/`` in the repository), or extracted there
 once from ``cifar10-jpeg.tar.gz`` in the mirror folder ``$CSKD_DATA_MIRROR``. Tests that need it skip with
-instructions on a machine without it (a clone has only the subsets shipped in ``cskd/data/shipped_images/``, which the tests of
-the ci, quick and smoke suites use); under CI (``CI=true``) a missing shipped subset is an error.
+instructions on a machine without it (a clone has only the subsets shipped in ``cskd/data/shipped_images/``, which the
+ci, quick and smoke suites use); under CI (``CI=true``) a missing shipped subset is an error.
 """
 
 from __future__ import annotations

