@@ -54,6 +54,15 @@ def mirror_archive() -> Path | None:
 
 
 @pytest.fixture(scope="session")
+def subset_data_dir() -> Path:
+    """The data directory for tests that train only on the subsets shipped with cskd (the ci, quick and smoke suites'):
+    the project's, whose full copy is used where it is present and the shipped images otherwise (the same data)."""
+    if not SHIPPED_SUBSET.archive.is_file():
+        pytest.fail(f"the shipped subset {SHIPPED_SUBSET.archive} is missing: restore it from the repository")
+    return project_data_dir()
+
+
+@pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The data directory holding the full ``cifar10-jpeg/``, extracting it from the mirror on first use."""
     if os.environ.get("CI") and not SHIPPED_SUBSET.archive.is_file():
