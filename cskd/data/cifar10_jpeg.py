@@ -70,9 +70,9 @@ class ShippedSubset:
 
 SHIPPED_SUBSET = ShippedSubset(
     archive=Path(__file__).parent / "shipped_images" / "cifar10-jpeg-subset.tar.gz",
-    sha256="23ee7ca3a5656322e81a3d9dd76d8b75953018054187514dc5c0d1974c5a52b7",
-    train=2500,
-    test=1500,
+    sha256="047e05d9164409750f0568d4e430003986e9df2636bafe50de7216727c3746a9",
+    train=6000,
+    test=2000,
     seed=0,
 )
 

@@ -2,7 +2,8 @@
 
 The ci, quick and smoke-profile suites train on stratified subsets (``cskd.data.subset``, seed 0) of ``cifar10-jpeg``.
 With one seed, the subsets of every size are nested (each class's images are a prefix of one permutation drawn from
-the same generator), so the largest one, 2,500 train and 1,500 test images, holds every smaller one.
+the same generator), so the largest one, 6,000 train and 2,000 test images (Table 1's smoke profile), holds every
+smaller one.
 ``cskd/data/shipped_images/cifar10-jpeg-subset.tar.gz`` carries exactly those files, with their original JPEG bytes and
 names (``cifar10-jpeg/train/<class>/NNNN.jpg``), packed by :mod:`cskd.data.tarstream`; its sha256 is
 :data:`~cskd.data.cifar10_jpeg.SHIPPED_SUBSET`'s and ``cifar10-jpeg-subset.sha256`` lists every file's
