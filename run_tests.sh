@@ -19,7 +19,6 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-extract_cifar10_jpeg
 echo "== ruff"
 ruff check cskd tests benchmarks
 ruff format --check cskd tests benchmarks

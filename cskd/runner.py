@@ -17,7 +17,7 @@ from filelock import Timeout
 from torch import nn
 
 from cskd import locations
-from cskd.data import DeviceLoader, ImageDataset, load_dataset, subset
+from cskd.data import DeviceLoader, ImageDataset, load_subset
 from cskd.data.augment import normalized_as
 from cskd.engine.checkpoint import CheckpointError
 from cskd.engine.trainer import (
@@ -73,8 +73,8 @@ class Runner:
     def data(self, run: RunSpec) -> ImageDataset:
         key = (run.dataset, run.normalization, run.train_subset, run.test_subset)
         if key not in self._data:
-            full = load_dataset(run.dataset, self.options.data_dir)
-            data = subset(full, run.train_subset, run.test_subset, seed=0)
+            # hook (issue 18): the subset from the full copy, or from the images shipped with cskd without it
+            data = load_subset(run.dataset, self.options.data_dir, run.train_subset, run.test_subset, seed=0)
             if run.normalization != "dataset":
                 augment = normalized_as(data.augment, run.normalization)
                 source = f"{data.source}; normalised with mean {augment.mean}, std {augment.std} ({run.normalization})"

@@ -15,17 +15,10 @@ if [ ! -f "$STAMP" ] || [ "$CSKD_ROOT/pyproject.toml" -nt "$STAMP" ]; then
 fi
 export PATH="$VENV/bin:$PATH"
 # glibc's defaults return large activation buffers to the OS and fault them in again every step; keeping them is
-# worth 23-55% on CPU (see README, "Performance").
+# worth 23-55% on CPU (docs/performance.md, "Allocator"). A `cskd` started directly re-executes itself once with the
+# same values when they are missing (cskd/allocator.py).
 export MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-1073741824}"
 export MALLOC_TRIM_THRESHOLD_="${MALLOC_TRIM_THRESHOLD_:-4294967296}"
+# The data directory. The images of the CIFAR-10 JPEG copy that the ci, quick and smoke suites use ship with cskd
+# (cskd/data/shipped_images/); the full copy and the other datasets are fetched into this folder when a run needs them.
 export CSKD_DATA="${CSKD_DATA:-$CSKD_ROOT/data}"
-
-# Extract the real CIFAR-10 JPEG copy (../shared/data/cifar10-jpeg.tar.gz) into the data directory once.
-extract_cifar10_jpeg() {
-    local archive="$CSKD_ROOT/../shared/data/cifar10-jpeg.tar.gz"
-    if [ ! -d "$CSKD_DATA/cifar10-jpeg/train" ] && [ -f "$archive" ]; then
-        echo "extracting $archive into $CSKD_DATA ..."
-        mkdir -p "$CSKD_DATA"
-        tar -xzf "$archive" -C "$CSKD_DATA"
-    fi
-}

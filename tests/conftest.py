@@ -1,8 +1,9 @@
-"""Shared fixtures: the real CIFAR-10 JPEG copy, extracted once into the project's data directory, and a guard that
-keeps every test off the internet.
+"""Shared fixtures: the full CIFAR-10 JPEG copy, and a guard that keeps every test off the internet.
 
-Tests that need it skip with instructions on a machine without it; under CI (``CI=true``), where
-``../shared/data/cifar10-jpeg.tar.gz`` always exists, a missing copy is an error instead of a skip.
+The full copy is found in the data directory (``$CSKD_DATA``, else ``data/`` in the repository), or extracted there
+once from ``cifar10-jpeg.tar.gz`` in the mirror folder ``$CSKD_DATA_MIRROR``. Tests that need it skip with
+instructions on a machine without it (a clone has only the subsets shipped in ``cskd/data/shipped_images/``, which the
+ci, quick and smoke suites use); under CI (``CI=true``) a missing shipped subset is an error.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from cskd.data.cifar10_jpeg import CIFAR10_JPEG, SHIPPED_SUBSET
+from cskd.locations import MIRROR_ENV
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED_ARCHIVE = REPO.parent / "shared" / "data" / "cifar10-jpeg.tar.gz"
 
 
 def project_data_dir() -> Path:
@@ -44,22 +47,39 @@ def _no_internet(monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", loopback_only)
 
 
+def mirror_archive() -> Path | None:
+    """``cifar10-jpeg.tar.gz`` in the mirror folder ``$CSKD_DATA_MIRROR`` (``None`` without one)."""
+    mirror = os.environ.get(MIRROR_ENV)
+    return Path(mirror) / CIFAR10_JPEG.archive if mirror and "://" not in mirror else None
+
+
+@pytest.fixture(scope="session")
+def subset_data_dir() -> Path:
+    """The data directory for tests that train only on the subsets shipped with cskd (the ci, quick and smoke suites'):
+    the project's, whose full copy is used where it is present and the shipped images otherwise (the same data)."""
+    if not SHIPPED_SUBSET.archive.is_file():
+        pytest.fail(f"the shipped subset {SHIPPED_SUBSET.archive} is missing: restore it from the repository")
+    return project_data_dir()
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """The data directory holding ``cifar10-jpeg/``, extracting the shared archive on first use."""
+    """The data directory holding the full ``cifar10-jpeg/``, extracting it from the mirror on first use."""
+    if os.environ.get("CI") and not SHIPPED_SUBSET.archive.is_file():
+        pytest.fail(f"the shipped subset {SHIPPED_SUBSET.archive} is missing: restore it from the repository")
     root = project_data_dir()
-    target = root / "cifar10-jpeg"
+    target = root / CIFAR10_JPEG.folder
+    archive = mirror_archive()
     if not (target / "train").is_dir():
-        if SHARED_ARCHIVE.exists():
+        if archive is not None and archive.is_file():
             root.mkdir(parents=True, exist_ok=True)
-            with tarfile.open(SHARED_ARCHIVE) as archive:
-                archive.extractall(root, filter="data")
+            with tarfile.open(archive) as bundle:
+                bundle.extractall(root, filter="data")
         else:
-            message = (
-                f"the real CIFAR-10 JPEG copy is missing: looked in {target} and {SHARED_ARCHIVE}; "
-                f"extract cifar10-jpeg.tar.gz into {root} (or set CSKD_DATA) to run this test"
+            pytest.skip(
+                f"the full CIFAR-10 JPEG copy is missing (looked in {target}"
+                f"{f' and {archive}' if archive else ''}): fetch it with `cskd data fetch cifar10-jpeg --data-dir "
+                f"{root}`, or set CSKD_DATA to a folder holding cifar10-jpeg/, or {MIRROR_ENV} to a folder holding "
+                f"{CIFAR10_JPEG.archive}, to run this test"
             )
-            if os.environ.get("CI"):
-                pytest.fail(message)
-            pytest.skip(message)
     return root

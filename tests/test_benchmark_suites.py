@@ -148,8 +148,8 @@ def render(name: str, results: Path) -> str:
 
 
 @pytest.mark.slow
-def test_readme_cifar10_cpu_profile_trains_and_reports(tmp_path, data_dir):
-    runs = run_cpu_profile("readme_cifar10", tmp_path, data_dir)
+def test_readme_cifar10_cpu_profile_trains_and_reports(tmp_path, subset_data_dir):
+    runs = run_cpu_profile("readme_cifar10", tmp_path, subset_data_dir)
     assert (runs["dataset"] == "cifar10-jpeg").all() and (runs["train_size"] == 300).all()
     text = render("readme_cifar10", tmp_path)
     for value in ("94.21", "91.44", "93.06", "89.66", "93.80"):  # teacher, CE and CSKD of both pairs, as printed
@@ -170,10 +170,12 @@ def test_readme_cub_cpu_profile_trains_on_a_cub_tree_and_reports(tmp_path, data_
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "published"), [("kd_cifar100_same", "69.06"), ("kd_cifar100_cross", "64.60")])
-def test_crd_cpu_profiles_train_every_method_and_report_the_published_values(name, published, tmp_path, data_dir):
+def test_crd_cpu_profiles_train_every_method_and_report_the_published_values(
+    name, published, tmp_path, subset_data_dir
+):
     # FT diverges (nan) at this scale: its paraphraser is fitted for one epoch to a one-epoch thinned teacher's
     # maps; the run must then be recorded failed, never ok (a known problem of the CPU profile, not of the method)
-    runs = run_cpu_profile(name, tmp_path, data_dir, may_diverge=frozenset({"FT"}))
+    runs = run_cpu_profile(name, tmp_path, subset_data_dir, may_diverge=frozenset({"FT"}))
     suite = load_suite(name)
     assert set(runs["method"]) == {"Teacher", *(m.label for m in suite.methods)}
     for run in runs.itertuples():  # the recipe each run trained with: lr 0.01 for MobileNetV2, 0.05 for the others

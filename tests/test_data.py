@@ -167,7 +167,7 @@ def test_unreadable_cache_is_replaced_by_a_fresh_decode(tmp_path, monkeypatch, c
     [
         ("cifar10", ["cifar-10-batches-py", "cifar-10-python.tar.gz"], "https://www.cs.toronto.edu/~kriz/cifar-10"),
         ("cifar100", ["cifar-100-python", "cifar-100-python.tar.gz"], "https://www.cs.toronto.edu/~kriz/cifar-100"),
-        ("cifar10-jpeg", ["cifar10-jpeg", "cifar10-jpeg.tar.gz"], "tar -xzf ../shared/data/cifar10-jpeg.tar.gz"),
+        ("cifar10-jpeg", ["cifar10-jpeg", "cifar10-jpeg.tar.gz"], "`cskd data fetch cifar10-jpeg`"),
         ("tiny-imagenet", ["tiny-imagenet-200", "tiny-imagenet-200.zip"], "tiny-imagenet-200.zip"),
         ("cub200", ["CUB_200_2011", "CUB_200_2011.tgz"], "https://data.caltech.edu/records/65de6-vp158"),
     ],

@@ -5,6 +5,7 @@ alternatives, `cskd run` fetching before it trains, and CUB-200-2011; every fail
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import os
@@ -27,7 +28,15 @@ from official_archives import (
 from PIL import Image, JpegImagePlugin
 
 from cskd.cli import main
-from cskd.data import DatasetNotFoundError, choose_dataset, cifar, fetchable_names, load_dataset
+from cskd.data import (
+    DatasetNotFoundError,
+    choose_dataset,
+    cifar,
+    cifar10_jpeg,
+    cifar10_jpeg_origin,
+    fetchable_names,
+    load_dataset,
+)
 from cskd.data.remote import human_size
 from cskd.plan import expand
 from cskd.results import read_runs
@@ -53,6 +62,15 @@ def served(tmp_path, jpeg_root, monkeypatch):
 @pytest.fixture
 def data(tmp_path) -> Path:
     return tmp_path / "data"
+
+
+@pytest.fixture
+def jpeg_copy_unobtainable(monkeypatch):
+    """A machine where the CIFAR-10 JPEG copy cannot be had: not shipped, its origin not reachable."""
+    monkeypatch.setattr(
+        cifar10_jpeg, "SHIPPED_SUBSET", dataclasses.replace(cifar10_jpeg.SHIPPED_SUBSET, archive=Path("/absent"))
+    )
+    monkeypatch.setattr(cifar10_jpeg.Cifar10JpegSource, "fetch_description", lambda self, mirror: "")
 
 
 def by_hand(url: str, data: Path) -> str:
@@ -214,11 +232,15 @@ def test_no_network_names_url_file_checksum_and_where_to_put_it(served, data, mo
     assert [p.name for p in data.iterdir()] == [".cache"]
 
 
-def test_unfetchable_and_unknown_names(data, capsys):
+def test_unreachable_origin_and_unknown_names(data, monkeypatch, capsys):
+    url = f"{closed_port_url()}/origin.tar.gz"
+    monkeypatch.setattr(cifar10_jpeg_origin, "ORIGIN_URL", url)
     assert main(["data", "fetch", "cifar10-jpeg", "--data-dir", str(data)]) == 1
     assert capsys.readouterr().out.startswith(
-        "error: dataset 'cifar10-jpeg' cannot be fetched: it has no official archive. Extract the JPEG copy: "
+        f"error: could not download the CIFAR-10 JPEG images from {url}: <urlopen error [Errno 111] Connection "
+        "refused>. Without internet: put cifar10-jpeg.tar.gz (sha256 ff26949c"
     )
+    assert not list(data.glob(".cifar10-jpeg-origin-*"))
     assert main(["data", "fetch", "cifar-10", "--data-dir", str(data)]) == 1
     assert capsys.readouterr().out.startswith("error: unknown dataset 'cifar-10' (closest: cifar10, ")
     assert main(["data", "fetch", "--data-dir", str(data)]) == 2
@@ -228,7 +250,7 @@ def test_unfetchable_and_unknown_names(data, capsys):
 # ---------------------------------------------------------------- dataset alternatives
 
 
-def test_alternatives_first_present_else_first_fetchable(served, data, tmp_path, monkeypatch):
+def test_alternatives_first_present_else_first_fetchable(served, data, tmp_path, jpeg_copy_unobtainable):
     assert choose_dataset(["cifar10-jpeg", "cifar10"], data).name == "cifar10"
     assert choose_dataset(["cifar10-jpeg", "cifar10"], data).state == "fetchable"
     (data / "cifar10-jpeg" / "train").mkdir(parents=True)
@@ -242,7 +264,7 @@ def test_alternatives_first_present_else_first_fetchable(served, data, tmp_path,
         f"none of the datasets cifar10-jpeg, cifar10 is present in {empty} (the first present one is used, else the "
         "first fetchable one is fetched):"
     )
-    assert lines[1].startswith("  - cifar10-jpeg: missing. Extract the JPEG copy:")
+    assert lines[1].startswith("  - cifar10-jpeg: missing. The full copy is needed only beyond the shipped subsets")
     size = human_size(served.release.archive.size)
     assert lines[2] == (
         f"  - cifar10: fetchable ({FILE} ({size}) from https://www.cs.toronto.edu/~kriz/{FILE}), but --no-download "
@@ -271,7 +293,9 @@ def test_suite_dataset_alternatives_are_validated_and_the_one_used_is_in_the_run
         expand(both, dataset="cifar100")
 
 
-def test_smoke_profile_runs_on_the_official_cifar10_when_the_jpeg_copy_is_absent(served, data, tmp_path, capsys):
+def test_smoke_profile_runs_on_the_official_cifar10_when_the_jpeg_copy_is_absent(
+    served, data, tmp_path, capsys, jpeg_copy_unobtainable
+):
     with ArchiveServer(served.path.parent) as server:
         command = ["run", "table1", "--profile", "smoke", "--data-dir", str(data), "--mirror", server.url]
         assert main([*command, "--dry-run", "--results-dir", str(tmp_path / "results")]) == 0
@@ -279,7 +303,7 @@ def test_smoke_profile_runs_on_the_official_cifar10_when_the_jpeg_copy_is_absent
     out = capsys.readouterr().out.splitlines()
     size = human_size(served.release.archive.size)
     assert out[0] == f"data: cifar10: will be fetched before training: {FILE} ({size}) from {server.url}/{FILE}"
-    assert out[1].startswith("  (preferred cifar10-jpeg is missing: Extract the JPEG copy:")
+    assert out[1].startswith("  (preferred cifar10-jpeg is missing: The full copy is needed only beyond")
     assert out[2] == "suite table1 [smoke] on cifar10"
     assert not data.exists()
 
@@ -306,7 +330,7 @@ MINI = {
 }
 
 
-def test_cskd_run_fetches_the_dataset_before_training(served, data, tmp_path, capsys):
+def test_cskd_run_fetches_the_dataset_before_training(served, data, tmp_path, capsys, jpeg_copy_unobtainable):
     suite = tmp_path / "mini.yaml"
     suite.write_text(yaml.safe_dump(MINI))
     results = tmp_path / "results"
@@ -524,8 +548,8 @@ def test_make_cifar10_jpeg_rebuilds_the_copy_from_the_official_release(
     assert capsys.readouterr().out == f"error: {tree} already exists; remove it or choose another --out\n"
 
 
-def test_packing_the_jpeg_copy_reproduces_the_shared_archive(make_cifar10_jpeg, jpeg_root):
-    """The tar stream inside ../shared/data/cifar10-jpeg.tar.gz, byte for byte (its sha256 after gunzip; the gzip
+def test_packing_the_jpeg_copy_reproduces_the_published_archive(make_cifar10_jpeg, jpeg_root):
+    """The tar stream inside the published cifar10-jpeg.tar.gz, byte for byte (its sha256 after gunzip; the gzip
     layer, `gzip -9n`, reproduced the archive's own sha256 with gzip 1.12 when this was written)."""
     stream = make_cifar10_jpeg.tar_bytes(jpeg_root)
     assert len(stream) == 92_692_480

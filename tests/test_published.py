@@ -3,7 +3,6 @@ the reports and checks of suites that name one of its tables (``paper_table: crd
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from cskd.report.check import check
 from cskd.report.paper import PUBLISHED_RESULTS
 
 REPO = Path(__file__).resolve().parents[1]
-BENCHMARK_MD = REPO.parent / "shared" / "docs" / "kd-benchmark.md"
+BENCHMARK_MD = REPO / "docs" / "kd-benchmark.md"
 CRD = "CRD README (HobbitLong/RepDistiller)"
 MDISTILLER = "mdistiller README (DKD, CVPR 2022)"
 #: the benchmark's column spellings that differ from the model labels
@@ -44,11 +43,6 @@ Cell = tuple[str, str, str, str, float, str]  # table, teacher, student, method,
 
 
 def benchmark_text() -> str:
-    if not BENCHMARK_MD.is_file():
-        message = f"{BENCHMARK_MD} is missing: the published values cannot be compared"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
     return BENCHMARK_MD.read_text()
 
 

@@ -44,9 +44,9 @@ def reference_for(method: str, folder: Path) -> Path:
     return folder / "runs.csv"
 
 
-def retrain_and_check(tmp_path: Path, data_dir: Path, method: str, capsys) -> tuple[int, str]:
+def retrain_and_check(tmp_path: Path, subset_data_dir: Path, method: str, capsys) -> tuple[int, str]:
     results = tmp_path / "results"
-    run = ["run", "ci", "--only", f"method={method}", "--results-dir", str(results), "--data-dir", str(data_dir)]
+    run = ["run", "ci", "--only", f"method={method}", "--results-dir", str(results), "--data-dir", str(subset_data_dir)]
     assert main([*run, "--deterministic", "--device", "cpu", "--no-progress"]) == 0
     capsys.readouterr()
     reference = reference_for(method, tmp_path / "reference")
@@ -56,13 +56,13 @@ def retrain_and_check(tmp_path: Path, data_dir: Path, method: str, capsys) -> tu
     return code, capsys.readouterr().out
 
 
-def test_the_untouched_code_passes(tmp_path, data_dir, capsys):
-    code, out = retrain_and_check(tmp_path, data_dir, "CSKD", capsys)
+def test_the_untouched_code_passes(tmp_path, subset_data_dir, capsys):
+    code, out = retrain_and_check(tmp_path, subset_data_dir, "CSKD", capsys)
     assert code == 0, out
     assert "PASS: every loss term within" in out
 
 
-def test_cskd_beta_set_to_zero_fails_naming_the_run_and_the_intra_term(tmp_path, data_dir, capsys, monkeypatch):
+def test_cskd_beta_set_to_zero_fails_naming_the_run_and_the_intra_term(tmp_path, subset_data_dir, capsys, monkeypatch):
     real_init = cskd_module.CategoryStructure.__init__
 
     @functools.wraps(real_init)  # keeps the signature the option checks read
@@ -71,21 +71,21 @@ def test_cskd_beta_set_to_zero_fails_naming_the_run_and_the_intra_term(tmp_path,
         self.beta = 0.0
 
     monkeypatch.setattr(cskd_module.CategoryStructure, "__init__", beta_zero)
-    code, out = retrain_and_check(tmp_path, data_dir, "CSKD", capsys)
+    code, out = retrain_and_check(tmp_path, subset_data_dir, "CSKD", capsys)
     assert code == 1, out
     assert re.search(r"FAIL +CSKD R18_0\.125 seed 0 \(\w+\) · main epoch 1 · loss_intra", out), out
     assert "loss_inter" not in out  # the inter term is untouched, and the check says which term moved
 
 
-def test_kd_temperature_changed_fails_naming_the_run(tmp_path, data_dir, capsys, monkeypatch):
+def test_kd_temperature_changed_fails_naming_the_run(tmp_path, subset_data_dir, capsys, monkeypatch):
     real_kl = kd_module.soft_target_kl
     monkeypatch.setattr(kd_module, "soft_target_kl", lambda s, t, temperature: real_kl(s, t, temperature / 2))
-    code, out = retrain_and_check(tmp_path, data_dir, "KD (KL)", capsys)
+    code, out = retrain_and_check(tmp_path, subset_data_dir, "KD (KL)", capsys)
     assert code == 1, out
     assert re.search(r"FAIL +KD \(KL\) R18_0\.125 seed 0 \(\w+\) · main epoch 1 · loss_kd", out), out
 
 
-def test_intra_offset_sign_flipped_on_the_teacher_side_fails(tmp_path, data_dir, capsys, monkeypatch):
+def test_intra_offset_sign_flipped_on_the_teacher_side_fails(tmp_path, subset_data_dir, capsys, monkeypatch):
     """The teacher's offsets become F + C instead of F - C (its class centres negated; the student side untouched)."""
     real_centers = cskd_module.class_centers
 
@@ -94,7 +94,7 @@ def test_intra_offset_sign_flipped_on_the_teacher_side_fails(tmp_path, data_dir,
         return centers if features.requires_grad else -centers
 
     monkeypatch.setattr(cskd_module, "class_centers", flipped)
-    code, out = retrain_and_check(tmp_path, data_dir, "intra only", capsys)
+    code, out = retrain_and_check(tmp_path, subset_data_dir, "intra only", capsys)
     assert code == 1, out
     assert re.search(r"FAIL +intra only R18_0\.125 seed 0 \(\w+\) · main epoch 1 · loss_intra", out), out
 

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from cskd import __version__
+from cskd.allocator import ensure_allocator_settings
 
 DESCRIPTION = """\
 cskd: reproduce and extend "Improving Knowledge Distillation via Category Structure" (CSKD, ECCV 2020).
@@ -54,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # a command started as a program gets the allocator settings of scripts/env.sh (cskd.allocator)
+        ensure_allocator_settings()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

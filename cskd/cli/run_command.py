@@ -52,7 +52,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from cskd.cli.dry_run import print_plan
     from cskd.cli.executor_options import check_executor_arguments, run_with_executor
-    from cskd.data import FETCHABLE, DatasetError, choose_dataset, fetch_dataset
+    from cskd.data import FETCHABLE, DatasetError, choose_dataset, fallback_notice, fetch_dataset
+    from cskd.data.shipped import requested_subset
     from cskd.engine.checkpoint import CheckpointError
     from cskd.locations import results_dir
     from cskd.plan import check_builds, dataset_alternatives, expand
@@ -62,7 +63,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         suite = load_suite(args.suite)
         plan_alternatives = dataset_alternatives(suite, args.profile)
-        data = choose_dataset(plan_alternatives, args.data_dir, download=not args.no_download, mirror=args.mirror)
+        data = choose_dataset(
+            plan_alternatives, args.data_dir, not args.no_download, args.mirror, requested_subset(suite, args.profile)
+        )  # hook (issue 18): the subset, which the images shipped with cskd may hold
+        if notice := fallback_notice(plan_alternatives, data, args.data_dir):  # hook (issue 18): said loudly
+            print(notice, file=sys.stderr, flush=True)
         plan = expand(suite, args.profile, args.seeds, parse_only(args.only), dataset=data.name)
         check_builds(plan)  # every model and every run's method, with the dataset's published sizes
     except (SuiteError, DatasetError) as error:

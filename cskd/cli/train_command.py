@@ -98,7 +98,7 @@ def method_args(items: list[str]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cskd.data import DatasetError, load_dataset, subset
+    from cskd.data import DatasetError, load_subset
     from cskd.engine.checkpoint import CheckpointError
     from cskd.engine.recipe import RecipeError
     from cskd.engine.trainer import StudentJob, load_trained_model, train_group
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     teacher_kwargs = width_kwargs(args.teacher_width_multiplier)
     options = engine_options(args, seed=args.seed)
     try:
-        data = subset(load_dataset(args.dataset, args.data_dir), args.subset, args.test_subset, seed=0)
+        data = load_subset(args.dataset, args.data_dir, args.subset, args.test_subset, seed=0)  # hook (issue 18)
     except DatasetError as error:
         return fail(error)
     teacher = None

@@ -21,6 +21,7 @@ from cskd.data.fetch import (
     Availability,
     availability,
     choose_dataset,
+    fallback_notice,
     fetch_dataset,
     fetchable_names,
 )
@@ -36,6 +37,7 @@ from cskd.data.registry import (
     verify_dataset,
 )
 from cskd.data.remote import RemoteArchive
+from cskd.data.shipped import load_subset
 from cskd.data.subset import subset
 
 __all__ = [
@@ -58,10 +60,12 @@ __all__ = [
     "dataset_names",
     "dataset_split_sizes",
     "dataset_status",
+    "fallback_notice",
     "fetch_dataset",
     "fetchable_names",
     "get_source",
     "load_dataset",
+    "load_subset",
     "resolve_data_dir",
     "subset",
     "verify_dataset",

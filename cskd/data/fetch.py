@@ -12,11 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cskd.data.errors import DatasetNotFoundError
-from cskd.data.files import notify, resolve_data_dir
+from cskd.data.files import resolve_data_dir
 from cskd.data.registry import dataset_names, get_source
-from cskd.data.remote import download, human_size, resolve_mirror, source_of
+from cskd.data.remote import resolve_mirror
+from cskd.data.shipped import shipped_detail
 
 PRESENT, FETCHABLE, MISSING = "present", "fetchable", "missing"
+#: the ``(train, test)`` subset sizes of the runs (``None``: the whole split)
+Subset = tuple[int | None, int | None]
 
 
 @dataclass(frozen=True)
@@ -29,28 +32,37 @@ class Availability:
     detail: str
 
 
-def availability(name: str, data_dir: Path | str | None = None, mirror: str | None = None) -> Availability:
+def availability(
+    name: str, data_dir: Path | str | None = None, mirror: str | None = None, subset: Subset | None = None
+) -> Availability:
+    """``subset``: the ``(train, test)`` sizes the runs use (seed 0), present when the images shipped with cskd hold
+    them (``cskd.data.shipped``) even without the dataset in the data directory."""
     source = get_source(name)
     root = resolve_data_dir(data_dir)
     present, where = source.status(root)
     if present:
         return Availability(name, PRESENT, where)
-    if source.archives:
-        mirror = resolve_mirror(mirror)
-        what = ", ".join(f"{a.file_name} ({human_size(a.size)}) from {source_of(a, mirror)}" for a in source.archives)
+    if subset is not None and (shipped := shipped_detail(name, *subset)):
+        return Availability(name, PRESENT, shipped)
+    what = source.fetch_description(resolve_mirror(mirror))
+    if what:
         return Availability(name, FETCHABLE, what)
     return Availability(name, MISSING, where)
 
 
 def choose_dataset(
-    names: Sequence[str], data_dir: Path | str | None = None, download: bool = True, mirror: str | None = None
+    names: Sequence[str],
+    data_dir: Path | str | None = None,
+    download: bool = True,
+    mirror: str | None = None,
+    subset: Subset | None = None,
 ) -> Availability:
     """The dataset to run on among ``names``: the first present one, else (when ``download``) the first fetchable one.
 
     A single name is returned whatever its state (loading it raises the usual not-found error); when several names
     are given and none can be used, raises ``DatasetNotFoundError`` with each one's state and how to supply it.
     """
-    options = [availability(name, data_dir, mirror) for name in names]
+    options = [availability(name, data_dir, mirror, subset) for name in names]
     usable = (PRESENT, FETCHABLE) if download else (PRESENT,)
     for state in usable:
         for option in options:
@@ -71,6 +83,18 @@ def choose_dataset(
     raise DatasetNotFoundError("\n".join(lines))
 
 
+def fallback_notice(names: Sequence[str], chosen: Availability, data_dir: Path | str | None = None) -> str:
+    """A warning when ``chosen`` is not the first of a suite's alternatives ``names`` ("" when it is): the runs get
+    other run ids and other data than the suite's reference results, which the user must not learn by surprise."""
+    if chosen.name == names[0]:
+        return ""
+    return (
+        f"WARNING: {names[0]} is not available, so these runs use {chosen.name} instead (the suite's next choice): "
+        f"other data and other run ids than results made on {names[0]}, and reports name {chosen.name}. "
+        f"To use {names[0]}: {get_source(names[0]).how(resolve_data_dir(data_dir))}"
+    )
+
+
 def fetchable_names() -> list[str]:
     """The named datasets that declare official archives (what ``cskd data fetch all`` fetches)."""
     return [name for name in dataset_names() if get_source(name).archives]
@@ -83,15 +107,11 @@ def fetch_dataset(name: str, data_dir: Path | str | None = None, mirror: str | N
     A dataset without archives (nothing to fetch) is only verified when present."""
     source = get_source(name)
     root = resolve_data_dir(data_dir)
-    if not source.archives:
+    mirror = resolve_mirror(mirror)
+    if not source.fetch_description(mirror):
         if source.status(root)[0]:
             return source.verify(root)
         how = source.how(root)
         raise DatasetNotFoundError(f"dataset {name!r} cannot be fetched: it has no official archive. {how}")
-    mirror = resolve_mirror(mirror)
-    for archive in source.archives:
-        if not (root / archive.folder).is_dir() and not (root / archive.file_name).is_file():
-            notify(f"fetching {name}: {archive.describe()}")
-            download(archive, root, mirror)
-    source.ensure_extracted(root)
+    source.fetch(root, mirror)
     return source.verify(root)

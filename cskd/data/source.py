@@ -11,8 +11,8 @@ from cskd.data.augment import AugmentSpec
 from cskd.data.cache import cache_file, cache_key, load_or_decode
 from cskd.data.dataset import Decoded, ImageDataset
 from cskd.data.errors import DatasetNotFoundError
-from cskd.data.files import extract_archive
-from cskd.data.remote import RemoteArchive, human_size, verify_archive
+from cskd.data.files import extract_archive, notify
+from cskd.data.remote import RemoteArchive, download, human_size, source_of, verify_archive
 
 #: (network input size (3, crop, crop), number of classes, number of training images)
 KnownSize = tuple[tuple[int, int, int], int, int]
@@ -77,6 +77,18 @@ class DatasetSource(ABC):
             f"archive in {data_dir} by hand (verified and extracted on first use), or point --data-dir / CSKD_DATA at "
             f"the folder holding {folders}."
         )
+
+    def fetch_description(self, mirror: str | None) -> str:
+        """What ``cskd data fetch`` would download and from where ("" when the dataset cannot be fetched)."""
+        return ", ".join(f"{a.file_name} ({human_size(a.size)}) from {source_of(a, mirror)}" for a in self.archives)
+
+    def fetch(self, data_dir: Path, mirror: str | None) -> None:
+        """Download (or copy from ``mirror``) each declared archive missing from ``data_dir``, then extract it."""
+        for archive in self.archives:
+            if not (data_dir / archive.folder).is_dir() and not (data_dir / archive.file_name).is_file():
+                notify(f"fetching {self.name}: {archive.describe()}")
+                download(archive, data_dir, mirror)
+        self.ensure_extracted(data_dir)
 
     def ensure_extracted(self, data_dir: Path) -> list[Path]:
         """The folder of each declared archive, extracting (after verifying) an archive whose folder is missing;

@@ -51,11 +51,20 @@ def subset(ds: ImageDataset, train: int | None, test: int | None, seed: int) -> 
             images, labels = images[keep], labels[keep]
         splits[split] = (images, labels)
     decoded = Decoded(ds.classes, *splits["train"], *splits["test"])
-    shown = {"train": train if train is not None else "all", "test": test if test is not None else "all"}
     return ImageDataset.from_decoded(
-        name=f"{ds.name}[train={shown['train']},test={shown['test']},seed={seed}]",
-        source=f"{ds.source}; stratified subset of {shown['train']} train / {shown['test']} test images, seed {seed}",
+        name=subset_name(ds.name, train, test, seed),
+        source=f"{ds.source}; {subset_description(train, test, seed)}",
         decoded=decoded,
         augment=ds.augment,
         sha256=decoded.sha256(),
     )
+
+
+def subset_name(name: str, train: int | None, test: int | None, seed: int) -> str:
+    """The name of a subset of the dataset ``name``: ``cifar10-jpeg[train=2000,test=1000,seed=0]``."""
+    return f"{name}[train={'all' if train is None else train},test={'all' if test is None else test},seed={seed}]"
+
+
+def subset_description(train: int | None, test: int | None, seed: int) -> str:
+    shown = ["all" if count is None else count for count in (train, test)]
+    return f"stratified subset of {shown[0]} train / {shown[1]} test images, seed {seed}"

@@ -21,7 +21,7 @@ class RecipeError(ValueError):
 
 @dataclass(frozen=True)
 class Recipe:
-    """SGD with momentum and a multi-step schedule (paper.md section 2).
+    """SGD with momentum and a multi-step schedule (docs/paper.md section 2).
 
     The learning rate of 1-based epoch ``e`` is ``lr * lr_factor ** k`` with ``k`` the number of milestones ``m < e``:
     milestone 80 means epochs 1-80 use ``lr`` and epoch 81 onwards ``lr * lr_factor`` (PyTorch's MultiStepLR).
@@ -89,7 +89,7 @@ class Recipe:
         return values
 
 
-#: the paper's recipes (paper.md section 2); CIFAR-100 restates none, so it takes CIFAR-10's (the official code's)
+#: the paper's recipes (docs/paper.md section 2); CIFAR-100 restates none, so it takes CIFAR-10's (the official code's)
 CIFAR_RECIPE = Recipe()
 TINY_IMAGENET_RECIPE = Recipe(batch_size=200, weight_decay=5e-4, milestones=(50, 100, 150))
 
