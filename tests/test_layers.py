@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
         "cskd.features",
         "cskd.results",
         "cskd.cluster_config",
+        "cskd.allocator",
     ),
     ("cskd.data", "cskd.models", "cskd.methods"),
     ("cskd.engine",),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cskd.data.augment import CIFAR10_AUGMENT, AugmentSpec
+from cskd.data.cifar10_jpeg_origin import describe_fetch, fetch_cifar10_jpeg
 from cskd.data.dataset import Decoded
 from cskd.data.errors import DatasetIntegrityError, DatasetNotFoundError
 from cskd.data.files import extract_archive, verify_digest
@@ -92,14 +93,10 @@ class Cifar10JpegSource(DatasetSource):
         )
 
     def fetch_description(self, mirror: str | None) -> str:
-        from cskd.data.cifar10_jpeg_origin import describe_fetch  # imports this module
-
-        return describe_fetch(mirror)
+        return describe_fetch(CIFAR10_JPEG, mirror)
 
     def fetch(self, data_dir: Path, mirror: str | None) -> None:
-        from cskd.data.cifar10_jpeg_origin import fetch_cifar10_jpeg  # imports this module
-
-        fetch_cifar10_jpeg(data_dir, mirror)
+        fetch_cifar10_jpeg(CIFAR10_JPEG, data_dir, mirror, self.locate)
 
     def full_copy_present(self, data_dir: Path) -> bool:
         """Whether the whole copy (its folder, or its archive to extract) is in ``data_dir``."""

