@@ -581,8 +581,9 @@ def _check_normalization(read: _Reader, suite: Suite) -> None:
 
 
 def check_builds(suite: Suite, profile: Profile, sizes: tuple[tuple[int, int, int], int] | None = None) -> None:
-    """Build every model ``suite`` trains under ``profile`` with its arguments, and every method with its options for
-    every pair using it; raise :class:`SuiteError` naming the file and key of the first that cannot be built.
+    """Build every model ``suite`` trains under ``profile`` with its arguments, and every method with the options the
+    plan gives it on each pair (``cskd.plan.pair_methods``: pair ``method_args`` and ``skip_methods`` included);
+    raise :class:`SuiteError` naming the file and key of the first that cannot be built.
 
     ``sizes``: the input size and class count; by default the dataset's published ones. Nothing is built for a
     dataset whose sizes are only known once loaded (an image folder) unless ``sizes`` is given (the runner does, once
@@ -602,20 +603,17 @@ def check_builds(suite: Suite, profile: Profile, sizes: tuple[tuple[int, int, in
             specs[label] = _model_spec(model.name, json.dumps(model.kwargs, sort_keys=True), num_classes, input_size)
         except Exception as error:
             raise read.fail(where, f"cannot build {model.name} with {model.kwargs}: {error}") from None
-    overrides = profile.method_args
-    labels = profile.methods or [m.label for m in suite.methods]
-    for entry in (m for m in suite.methods if m.label in labels):
-        args = {**entry.args, **overrides.get(entry.label, {})}
-        overridden = entry.label in overrides
-        where = f"profiles.{profile.name}.method_args.{entry.label}" if overridden else f"methods.{entry.label}.args"
-        for pair in profile.pairs or suite.pairs:
-            teacher = specs[pair.teacher] if get_method(entry.name).uses_teacher else None
-            try:
-                build_method(entry.name, args, specs[pair.student], teacher)
-            except Exception as error:
-                raise read.fail(
-                    where, f"cannot build method {entry.name!r} for {pair.teacher} -> {pair.student}: {error}"
-                ) from None
+    from cskd.plan import pair_methods  # issue 19 hook: the plan's own per-pair settings (method_args, skips)
+
+    for pair, entry, overrides, where in pair_methods(suite, profile):
+        args = {**entry.args, **overrides}
+        teacher = specs[pair.teacher] if get_method(entry.name).uses_teacher else None
+        try:
+            build_method(entry.name, args, specs[pair.student], teacher)
+        except Exception as error:
+            raise read.fail(
+                where, f"cannot build method {entry.name!r} for {pair.teacher} -> {pair.student}: {error}"
+            ) from None
 
 
 def _models_of(suite: Suite, profile: Profile) -> Iterator[tuple[str, str]]:

@@ -26,6 +26,9 @@ VALID = {
 }
 
 
+WITH_DKD = {"methods": {**VALID["methods"], "DKD": {"method": "dkd"}}}
+
+
 def write_suite(tmp_path: Path, changes: dict, drop: tuple[str, ...] = ()) -> Path:
     suite = {k: v for k, v in {**VALID, **changes}.items() if k not in drop}
     path = tmp_path / "tiny.yaml"
@@ -178,6 +181,17 @@ def test_every_method_option_has_a_checkable_annotation():
             "profiles.q.method_args.KD",
             "option 'kd_weight' must lie in [0, 1]",
         ),
+        (  # a pair's own option, as the plan applies it (issue 19: once only checked after the teachers trained)
+            {"pairs": [{"teacher": "T", "student": "S", "method_args": {"DKD": {"beta": -1.0}}}], **WITH_DKD},
+            "pairs[0].method_args.DKD",
+            "cannot build method 'dkd' for T -> S: option 'beta'",
+        ),
+        (
+            {"profiles": {"q": {"pairs": [{"teacher": "T", "student": "S", "method_args": {"DKD": {"beta": -1.0}}}]}}}
+            | WITH_DKD,
+            "profiles.q.pairs[0].method_args.DKD",
+            "option 'beta'",
+        ),
     ],
 )
 def test_models_and_methods_are_built_before_anything_trains(tmp_path, capsys, changes, key, problem):
@@ -188,6 +202,14 @@ def test_models_and_methods_are_built_before_anything_trains(tmp_path, capsys, c
         assert main(argv) == 2
         assert f"tiny.yaml: {key}: " in (err := capsys.readouterr().err) and problem in err
     assert not (tmp_path / "tiny").exists()  # nothing trained, no row written
+
+
+def test_a_method_a_pair_skips_is_not_built_for_it(tmp_path, capsys):
+    """The plan's skips apply to the build check too: a method no pair runs cannot stop the suite."""
+    bad = {"methods": {"CE": {"method": "ce"}, "KD": {"method": "kd", "args": {"temperature": -1.0}}}}
+    skipped = write_suite(tmp_path, {**bad, "pairs": [{"teacher": "T", "student": "S", "skip_methods": ["KD"]}]})
+    assert main(["run", str(skipped), "--dry-run", "--results-dir", str(tmp_path)]) == 0
+    assert "cannot build" not in capsys.readouterr().err
 
 
 def test_a_misspelt_dataset_gets_the_same_message_in_a_dry_run(tmp_path, capsys):
