@@ -317,7 +317,10 @@ def test_markdown_reproduced_table_cell_by_cell(runs: pd.DataFrame, tmp_path: Pa
 
 def test_markdown_paper_table_values_differences_and_best(runs: pd.DataFrame, tmp_path: Path) -> None:
     text = render_report(FixtureSuite(), runs, tmp_path / "reports")[0].read_text()
-    table = markdown_table(text, "## Top-1 accuracy (%): Table 1, CIFAR-10, and reproduced − paper in brackets")
+    heading = "## Top-1 accuracy (%): Table 1, CIFAR-10, and reproduced − paper in brackets, at the epoch each paper"
+    table = markdown_table(
+        text, f"{heading} value's source reports (best where it states none; another epoch is named)"
+    )
     for row, cells in table.items():
         student = position(row, "KD")[1]
         assert cells["best: reproduced / paper"] == ("CSKD / CSKD" if student == S18 else "KD / CSKD")
@@ -395,7 +398,7 @@ def test_latex_tables_cell_by_cell(runs: pd.DataFrame, tmp_path: Path) -> None:
     assert captions[1] == r"Gain over CE (top-1 accuracy, points) of the methods of Table~\ref{tab:fixture-top1}."
     assert captions[2] == (
         r"Table 1, CIFAR-10 (top-1 \%, as printed) and, in brackets, the reproduced mean minus the paper value "
-        "(points)."
+        "(points), at the epoch the value's source reports (best where it states none; another epoch is named)."
     )
     assert all(caption.count(". ") == 0 for caption in captions)  # one sentence each
     notes = re.findall(r"\\parbox\{\\linewidth\}\{\\footnotesize (.*)\}", text)

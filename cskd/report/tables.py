@@ -25,6 +25,7 @@ import pandas as pd
 
 from cskd.engine.recipe import Recipe
 from cskd.report.cells import FULL_PROFILE, METRICS, TEACHER, CellKey, CellTable, Row, Stats
+from cskd.report.epoch_rules import RuleTables, comparison_rule, rules_note
 from cskd.report.paper import DATASET_TITLES, PaperTable, paper_table
 from cskd.report.redact import without_paths
 from cskd.report.seeds import PairedDifference, paired_difference
@@ -41,13 +42,16 @@ class TableCell:
     paper_best: bool  # the paper's best method of its row
     gain: float | None = None  # mean minus the baseline's mean of the row (points); None for the Teacher column
     source: str | None = None  # where the paper's value comes from
+    compared: Stats | None = None  # our statistics at the paper value's epoch rule (cskd.report.epoch_rules)
+    compared_rule: str | None = None  # that rule: best or last (the source's), or the report's where unknown
 
     @property
     def diff(self) -> float | None:
-        """Reproduced mean minus the paper's value (accuracy points)."""
-        if self.stats.mean is None or self.paper is None:
+        """Reproduced mean, at the epoch the paper value's source reports, minus the paper's value (points)."""
+        ours = self.compared if self.compared is not None else self.stats
+        if ours.mean is None or self.paper is None:
             return None
-        return self.stats.mean - self.paper
+        return ours.mean - self.paper
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,7 @@ def _best(values: dict[str, float]) -> set[str]:
 def build_table(suite: SuiteView, runs: pd.DataFrame, *, epoch_rule: str) -> ReportTable:
     """The report table of ``suite`` from its runs (of the view's profile); the paper's via ``suite.paper_table``."""
     results = CellTable(runs, epoch_rule)
+    by_rule = RuleTables(runs)
     paper = paper_table(suite.paper_table) if suite.paper_table else None
     rows, columns = layout(suite, results)
     metrics = [m for m in METRICS if m == "top1" or (paper is not None and m in paper.metrics)]
@@ -159,7 +164,13 @@ def build_table(suite: SuiteView, runs: pd.DataFrame, *, epoch_rule: str) -> Rep
                 mean = stats[c].mean
                 gain = None if c == TEACHER or mean is None or base is None else mean - base
                 source = paper.source(row.key(c), metric) if paper else None
-                cells[(row, c, metric)] = TableCell(stats[c], printed[c], c in best, c in paper_best, gain, source)
+                compared, used = None, None
+                if paper is not None and printed[c] is not None:
+                    used = comparison_rule(paper.epoch_rule(row.key(c), metric), epoch_rule)
+                    compared = by_rule.stats(row.key(c), metric, used)
+                cells[(row, c, metric)] = TableCell(
+                    stats[c], printed[c], c in best, c in paper_best, gain, source, compared, used
+                )
     pairs = [row for row in rows if row.teacher and row.student]
     comparisons = {
         metric: [paired_difference(results, row, a, b, metric) for a, b in suite.paired for row in pairs]
@@ -169,6 +180,7 @@ def build_table(suite: SuiteView, runs: pd.DataFrame, *, epoch_rule: str) -> Rep
     positions = [(row, c) for row in rows for c in columns]
     if paper is not None:
         notes.insert(-1, source_note(paper, positions, metrics[0]))
+        notes.insert(-1, rules_note(_rules_used(paper, positions, metrics[0]), epoch_rule))
     return ReportTable(
         suite=suite.name,
         profile=suite.profile,
@@ -241,12 +253,22 @@ def unknown_labels(suite: SuiteView, paper: PaperTable) -> str:
     )
 
 
+def _rules_used(paper: PaperTable, positions: list[tuple[Row, str]], metric: str) -> dict[str, set[tuple[str, str]]]:
+    """Per source of the shown reference values: the (epoch rule, trial count) pairs its values state."""
+    uses: dict[str, set[tuple[str, str]]] = {}
+    for row, column in positions:
+        key = row.key(column)
+        if (source := paper.citation(key, metric)) is not None:
+            uses.setdefault(source, set()).add((paper.epoch_rule(key, metric), paper.trial_count(key, metric)))
+    return uses
+
+
 def source_note(paper: PaperTable, positions: list[tuple[Row, str]], metric: str) -> str:
     """Where the reference values of the shown positions come from: the source of most of them, then the others
     with the methods (and, where a method's values come from several sources, the pairs) they cover."""
     by_source: dict[str, list[tuple[Row, str]]] = {}
     for row, column in positions:
-        if (source := paper.source(row.key(column), metric)) is not None:
+        if (source := paper.citation(row.key(column), metric)) is not None:
             by_source.setdefault(source, []).append((row, column))
     text = f"{paper.noun.capitalize()} values: {paper.title}, as printed"
     if not by_source:
@@ -259,7 +281,7 @@ def source_note(paper: PaperTable, positions: list[tuple[Row, str]], metric: str
         covered = []
         for column in dict.fromkeys(c for _, c in shown):
             rows = [row for row, c in shown if c == column]
-            everywhere = all(row in rows for row, c in positions if c == column and paper.source(row.key(c), metric))
+            everywhere = all(row in rows for row, c in positions if c == column and paper.citation(row.key(c), metric))
             covered.append(column if everywhere else f"{column} of {', '.join(r.label for r in rows)}")
         exceptions.append(f"{', '.join(covered)} from the {source}")
     return f"{text}, from the {main}" + (f"; {'; '.join(exceptions)}" if exceptions else "") + "."
