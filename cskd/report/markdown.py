@@ -40,7 +40,7 @@ def _bold(text: str, bold: bool) -> str:
 
 def title(table: ReportTable) -> str:
     subject = f"reproduction of {table.paper.title}" if table.paper else "results"
-    return f"{table.suite}: {subject} ({table.epoch_rule} epoch, profile {table.profile or 'none'})"
+    return f"{table.suite}: {subject} ({table.heading()})"
 
 
 def reproduced_lines(table: ReportTable, metric: str) -> list[str]:

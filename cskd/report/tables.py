@@ -72,6 +72,11 @@ class ReportTable:
     roles: dict[str, str]  # method label -> role (cskd.report.roles)
     baseline: str | None  # the method gains are measured from
     comparisons: dict[str, list[PairedDifference]]  # metric -> the suite's paired comparisons, pair by pair
+    scale: str = ""  # the scale headings name (cskd.report.scale): "profile cpu", "CPU scale", or "" for none
+
+    def heading(self) -> str:
+        """``best epoch, profile cpu`` / ``best epoch, CPU scale`` / ``best epoch``: what headings say."""
+        return f"{self.epoch_rule} epoch" + (f", {self.scale}" if self.scale else "")
 
     @property
     def stem(self) -> str:
@@ -196,6 +201,7 @@ def build_table(suite: SuiteView, runs: pd.DataFrame, *, epoch_rule: str) -> Rep
         roles=suite.roles,
         baseline=suite.baseline,
         comparisons=comparisons,
+        scale=_scale(suite),
     )
 
 
@@ -325,6 +331,11 @@ def _teachers(results: CellTable, suite: SuiteView) -> str:
     )
 
 
+def _scale(suite: SuiteView) -> str:
+    """What headings call the scale of ``suite``'s runs (the profile where the view has not worked it out)."""
+    return suite.scale if suite.scale is not None else f"profile {suite.profile or 'none'}"
+
+
 def caption(
     suite: SuiteView, results: CellTable, paper: PaperTable | None, metrics: list[str], single_seed: bool
 ) -> tuple[str, list[str]]:
@@ -333,8 +344,10 @@ def caption(
     epoch = "the best epoch" if results.epoch_rule == "best" else "the last epoch"
     accuracy = " and ".join(METRIC_TITLES[m] for m in metrics)
     spread = "one seed per cell" if single_seed else "mean ± sample standard deviation over seeds (n: successful seeds)"
-    profile = suite.profile or "none (no runs yet)"
-    sentence = f"Test {accuracy} accuracy (%) at {epoch} of suite {suite.name}, profile {profile}: {spread}."
+    scale = _scale(suite) if suite.profile is not None else "profile none (no runs yet)"
+    sentence = (
+        f"Test {accuracy} accuracy (%) at {epoch} of suite {suite.name}{f', {scale}' if scale else ''}: {spread}."
+    )
     notes = []
     if results.epoch_rule == "best":
         notes.append("Best epoch: the highest test accuracy over all epochs, as the official code reports.")
@@ -351,8 +364,14 @@ def caption(
         base = suite.baseline
         notes.append(f"Gain over {base}: a cell's mean minus the mean of {base} of the same student (points).")
     notes += suite.notes
+    tested = (
+        "the paired differences over seeds say which gaps seed noise cannot explain"
+        if suite.paired
+        else "the suite runs no paired comparison"
+    )
     notes.append(
-        "Bold: the best method of the row (Teacher excluded); — : no finished run; "
+        f"Bold: the highest mean of the row (Teacher excluded), a ranking of means, not a test ({tested}); "
+        "— : no finished run; "
         "failed: every run of the cell failed."
     )
     return sentence, notes
