@@ -130,6 +130,27 @@ def pair_settings(suite: Suite, pair: Pair) -> Pair:
     return Pair(pair.teacher, pair.student, method_args=args, skip_methods=skip)
 
 
+def pair_methods(suite: Suite, profile: Profile) -> list[tuple[Pair, MethodEntry, dict[str, Any], str]]:
+    """Every (pair, method, option overrides, key naming them) a profile runs: the pair's settings merged with the
+    suite's (:func:`pair_settings`), its skipped methods left out, then the profile's overrides winning over the
+    pair's. The one place these settings are derived, for :func:`expand` and for ``cskd.suite.check_builds``."""
+    labels = profile.methods or [m.label for m in suite.methods]
+    found = []
+    for i, pair in enumerate(pair_settings(suite, p) for p in (profile.pairs or suite.pairs)):
+        for entry in (m for m in suite.methods if m.label in labels and m.label not in pair.skip_methods):
+            overrides = {**pair.method_args.get(entry.label, {}), **profile.method_args.get(entry.label, {})}
+            if entry.label in profile.method_args:
+                where = f"profiles.{profile.name}.method_args.{entry.label}"
+            elif entry.label in pair.method_args:
+                where = (
+                    f"{f'profiles.{profile.name}.pairs' if profile.pairs else 'pairs'}[{i}].method_args.{entry.label}"
+                )
+            else:
+                where = f"methods.{entry.label}.args"
+            found.append((pair, entry, overrides, where))
+    return found
+
+
 def expand(
     suite: Suite,
     profile_name: str | None = None,
@@ -149,8 +170,6 @@ def expand(
     elif dataset not in alternatives:
         raise SuiteError(f"{suite.path}: dataset {dataset!r} is not one of the suite's ({', '.join(alternatives)})")
     pairs = [pair_settings(suite, p) for p in (profile.pairs or suite.pairs)]
-    labels = profile.methods or [m.label for m in suite.methods]
-    methods = [m for m in suite.methods if m.label in labels]
     seeds = list(seeds or profile.seeds or suite.seeds)
     train_subset = profile.train_subset if profile.train_subset is not None else suite.train_subset
     test_subset = profile.test_subset if profile.test_subset is not None else suite.test_subset
@@ -201,38 +220,34 @@ def expand(
         )
     runs: dict[str, RunSpec] = {r.run_id: r for r in teacher_runs.values()}
     for seed in seeds:
-        for pair in pairs:
-            for entry in methods:
-                if entry.label in pair.skip_methods:
-                    continue
-                overrides = {**pair.method_args.get(entry.label, {}), **profile.method_args.get(entry.label, {})}
-                method = MethodEntry(entry.label, entry.name, resolved_args(entry, overrides))
-                if not entry.uses_teacher:
-                    run = make(
-                        kind="student",
-                        teacher="",
-                        student=pair.student,
-                        teacher_model=None,
-                        student_model=model(pair.student),
-                        method=method,
-                        seed=seed,
-                        teacher_run=None,
-                        teacher_checkpoint=None,
-                    )
-                else:
-                    supplied = suite.teacher_checkpoints.get(pair.teacher)
-                    run = make(
-                        kind="student",
-                        teacher=pair.teacher,
-                        student=pair.student,
-                        teacher_model=model(pair.teacher),
-                        student_model=model(pair.student),
-                        method=method,
-                        seed=seed,
-                        teacher_run=None if supplied else teacher_runs[pair.teacher].run_id,
-                        teacher_checkpoint=supplied,
-                    )
-                runs.setdefault(run.run_id, run)
+        for pair, entry, overrides, _ in pair_methods(suite, profile):
+            method = MethodEntry(entry.label, entry.name, resolved_args(entry, overrides))
+            if not entry.uses_teacher:
+                run = make(
+                    kind="student",
+                    teacher="",
+                    student=pair.student,
+                    teacher_model=None,
+                    student_model=model(pair.student),
+                    method=method,
+                    seed=seed,
+                    teacher_run=None,
+                    teacher_checkpoint=None,
+                )
+            else:
+                supplied = suite.teacher_checkpoints.get(pair.teacher)
+                run = make(
+                    kind="student",
+                    teacher=pair.teacher,
+                    student=pair.student,
+                    teacher_model=model(pair.teacher),
+                    student_model=model(pair.student),
+                    method=method,
+                    seed=seed,
+                    teacher_run=None if supplied else teacher_runs[pair.teacher].run_id,
+                    teacher_checkpoint=supplied,
+                )
+            runs.setdefault(run.run_id, run)
     selected = _select(list(runs.values()), only or {})
     return Plan(suite=suite, profile=profile, runs=selected)
 

@@ -34,7 +34,24 @@ CROSS_PAIRS = [
     ("resnet32x4", "ShuffleV2"),
     ("wrn_40_2", "ShuffleV1"),
 ]
-PUBLISHED = ["KD", "FitNet", "AT", "SP", "CC", "VID", "RKD", "PKT", "AB", "FT", "FSP", "NST", "CRD", "DKD"]
+PUBLISHED = [
+    "KD",
+    "FitNet",
+    "AT",
+    "SP",
+    "CC",
+    "VID",
+    "RKD",
+    "PKT",
+    "AB",
+    "FT",
+    "FSP",
+    "NST",
+    "CRD",
+    "CRD+KD",
+    "DKD",
+    "ReviewKD",
+]
 
 
 @pytest.mark.parametrize(
@@ -42,8 +59,8 @@ PUBLISHED = ["KD", "FitNet", "AT", "SP", "CC", "VID", "RKD", "PKT", "AB", "FT", 
     [
         ("readme_cifar10", 1 + 2 + 2 * 5),  # a teacher, two CE students, 2 pairs x 5 distillation methods
         ("readme_cub", 1 + 2 + 2 * 5),
-        ("kd_cifar100_same", 5 + 3 * (6 + 7 * 16 - 1)),  # 5 teachers; per seed 6 CE students, 7 pairs x 16, no FSP once
-        ("kd_cifar100_cross", 4 + 3 * (4 + 6 * 15)),
+        ("kd_cifar100_same", 5 + 3 * (6 + 7 * 18 - 1)),  # 5 teachers; per seed 6 CE students, 7 pairs x 18, no FSP once
+        ("kd_cifar100_cross", 4 + 3 * (4 + 6 * 17)),
     ],
 )
 def test_suites_validate_and_expand(name, expected):

@@ -311,7 +311,10 @@ def test_markdown_reproduced_table_cell_by_cell(runs: pd.DataFrame, tmp_path: Pa
 
 def test_markdown_paper_table_values_differences_and_best(runs: pd.DataFrame, tmp_path: Path) -> None:
     text = render_report(FixtureSuite(), runs, tmp_path / "reports")[0].read_text()
-    table = markdown_table(text, "## Top-1 accuracy (%): Table 1, CIFAR-10, and reproduced − paper in brackets")
+    heading = "## Top-1 accuracy (%): Table 1, CIFAR-10, and reproduced − paper in brackets, at the epoch each paper"
+    table = markdown_table(
+        text, f"{heading} value's source reports (best where it states none; another epoch is named)"
+    )
     for row, cells in table.items():
         student = position(row, "KD")[1]
         assert cells["best: reproduced / paper"] == ("CSKD / CSKD" if student == S18 else "KD / CSKD")
@@ -389,7 +392,7 @@ def test_latex_tables_cell_by_cell(runs: pd.DataFrame, tmp_path: Path) -> None:
     assert captions[1] == r"Gain over CE (top-1 accuracy, points) of the methods of Table~\ref{tab:fixture-top1}."
     assert captions[2] == (
         r"Table 1, CIFAR-10 (top-1 \%, as printed) and, in brackets, the reproduced mean minus the paper value "
-        "(points)."
+        "(points), at the epoch the value's source reports (best where it states none; another epoch is named)."
     )
     assert all(caption.count(". ") == 0 for caption in captions)  # one sentence each
     notes = re.findall(r"\\parbox\{\\linewidth\}\{\\footnotesize (.*)\}", text)
@@ -611,31 +614,37 @@ def write_epochs(directory: Path, run_id: str, top1: list[float], init: int = 0)
     frame.assign(seconds=1.0, loss_ce=1.0).to_csv(directory / f"{run_id}.csv", index=False)
 
 
-def test_curves_have_the_legend_below_the_teacher_line_and_the_paper_values(runs: pd.DataFrame, tmp_path: Path) -> None:
+def test_curves_are_small_multiples_with_the_baseline_in_every_panel_and_one_n(
+    runs: pd.DataFrame, tmp_path: Path
+) -> None:
     epochs = tmp_path / "results" / "fixture" / "epochs"
     for method in ["CE", "KD", "FitNet"]:
         teacher = "none" if method == "CE" else T
         for seed in (0, 1):
-            write_epochs(epochs, f"{teacher}-{S18}-{method}-{seed}", [50.0 + seed, 60.0, 70.0], init=2)
+            write_epochs(epochs, f"{teacher}-{S18}-{method}-{seed}", [80.0 + seed, 85.0, 90.0], init=2)
     table = report_table(FixtureSuite(), runs)
     figure = curves_figure(table, Row(T, S18), epochs)
-    ax = figure.axes[0]
-    assert ax.get_legend() is None and len(figure.legends) == 1  # the legend is the figure's, outside the axes
-    labels = [line.get_label() for line in ax.lines]
-    assert [label if not label.startswith("_") else "" for label in labels] == [
-        "CE (n=2)",
-        "KD (n=2)",
-        "FitNet (n=2)",
-        "paper value (diamond, method's colour)",  # one legend entry for the three diamonds
-        "",
-        "",
+    panels = [ax for ax in figure.axes if ax.axison]
+    assert [ax.get_title() for ax in panels] == ["KD", "FitNet"]  # one panel per method; CE in each, not its own
+    for ax in panels:
+        ce, method, paper = ax.lines[:3]
+        assert ce.get_label() == "CE" and ce.get_linestyle() == ":"
+        assert ce.get_xdata().tolist() == [1, 2, 3]  # the main phase only
+        assert ce.get_ydata().tolist() == [80.5, 85.0, 90.0]
+        assert method.get_ydata().tolist() == [80.5, 85.0, 90.0]
+        assert paper.get_xdata()[0] == 3.6  # the paper's value, a diamond past the last epoch
+    assert panels[0].lines[2].get_ydata()[0] == 91.01 and panels[1].lines[2].get_ydata()[0] == 91.05  # Table 1
+    assert [line.get_ydata()[0] for line in panels[0].lines[3:]] == [92.5, 92.91]  # teacher: ours, the paper's
+    assert "mean ± std over n=2 seeds" in figure.get_suptitle()  # the number of seeds once, not per line
+    assert all(ax.get_legend() is None for ax in panels) and len(figure.legends) == 1  # one legend, the figure's
+    labels = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert labels == [
+        "the panel's method (mean, band ± std)",
+        "CE (in every panel)",
         "Teacher R101_0.5: 92.50 (best epoch, n=1)",
         "Teacher R101_0.5, paper: 92.91",
+        "paper value",
     ]
-    assert ax.lines[0].get_xdata().tolist() == [1, 2, 3]  # the main phase only
-    assert ax.lines[0].get_ydata().tolist() == [50.5, 60.0, 70.0]
-    assert [line.get_ydata()[0] for line in ax.lines[3:6]] == [90.14, 91.01, 91.05]  # CE, KD, FitNet in Table 1
-    assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "test top-1 accuracy (%)"
     assert curves_figure(table, Row(T, S34), epochs) is None
     paths = render_report(FixtureSuite(), runs, tmp_path / "reports", epochs_dir=epochs)
     curves = [p for p in paths if "curves" in p.name]
@@ -643,8 +652,21 @@ def test_curves_have_the_legend_below_the_teacher_line_and_the_paper_values(runs
     assert_figure_files(curves)
     canvas = FigureCanvasAgg(figure)
     canvas.draw()
-    legend, axes = figure.legends[0].get_window_extent(), ax.get_window_extent()
-    assert legend.y1 <= axes.y0  # below the axes: it hides no line
+    legend = figure.legends[0].get_window_extent()
+    assert all(legend.y1 <= ax.get_window_extent().y0 for ax in panels)  # below the panels: it hides no line
+
+
+def test_curves_name_a_teacher_far_above_the_curves_without_squashing_them(runs: pd.DataFrame, tmp_path: Path) -> None:
+    epochs = tmp_path / "epochs"
+    for method in ["CE", "KD"]:
+        write_epochs(epochs, f"{'none' if method == 'CE' else T}-{S18}-{method}-0", [20.0, 30.0, 40.0])
+    figure = curves_figure(report_table(FixtureSuite(), runs), Row(T, S18), epochs)
+    panel = next(ax for ax in figure.axes if ax.axison)
+    assert all(line.get_ydata()[0] < 92 for line in panel.lines)  # no teacher line at 92.5 over curves below 40
+    labels = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert "Teacher R101_0.5: 92.50 (best epoch, n=1, far above the curves: not drawn)" in labels
+    assert "Teacher R101_0.5, paper: 92.91 (not drawn)" in labels
+    assert "mean ± std over n=1 seed " in figure.get_suptitle()
 
 
 def test_paper_difference_heatmap(runs: pd.DataFrame, tmp_path: Path) -> None:

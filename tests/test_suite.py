@@ -26,6 +26,9 @@ VALID = {
 }
 
 
+WITH_DKD = {"methods": {**VALID["methods"], "DKD": {"method": "dkd"}}}
+
+
 def write_suite(tmp_path: Path, changes: dict, drop: tuple[str, ...] = ()) -> Path:
     suite = {k: v for k, v in {**VALID, **changes}.items() if k not in drop}
     path = tmp_path / "tiny.yaml"
@@ -183,6 +186,17 @@ def test_every_method_option_has_a_checkable_annotation():
             "pairs[0].method_args.KD",
             "cannot build method 'kd' for T -> S: option 'temperature' must be a finite number > 0",
         ),
+        (  # a pair's own option, as the plan applies it (issue 19: once only checked after the teachers trained)
+            {"pairs": [{"teacher": "T", "student": "S", "method_args": {"DKD": {"beta": -1.0}}}], **WITH_DKD},
+            "pairs[0].method_args.DKD",
+            "cannot build method 'dkd' for T -> S: option 'beta'",
+        ),
+        (
+            {"profiles": {"q": {"pairs": [{"teacher": "T", "student": "S", "method_args": {"DKD": {"beta": -1.0}}}]}}}
+            | WITH_DKD,
+            "profiles.q.pairs[0].method_args.DKD",
+            "option 'beta'",
+        ),
     ],
 )
 def test_models_and_methods_are_built_before_anything_trains(tmp_path, capsys, changes, key, problem):
@@ -195,6 +209,14 @@ def test_models_and_methods_are_built_before_anything_trains(tmp_path, capsys, c
     assert not (tmp_path / "tiny").exists()  # nothing trained, no row written
 
 
+def test_a_method_a_pair_skips_is_not_built_for_it(tmp_path, capsys):
+    """The plan's skips apply to the build check too: a method no pair runs cannot stop the suite."""
+    bad = {"methods": {"CE": {"method": "ce"}, "KD": {"method": "kd", "args": {"temperature": -1.0}}}}
+    skipped = write_suite(tmp_path, {**bad, "pairs": [{"teacher": "T", "student": "S", "skip_methods": ["KD"]}]})
+    assert main(["run", str(skipped), "--dry-run", "--results-dir", str(tmp_path)]) == 0
+    assert "cannot build" not in capsys.readouterr().err
+
+
 def test_a_misspelt_dataset_gets_the_same_message_in_a_dry_run(tmp_path, capsys):
     path = write_suite(tmp_path, {"dataset": "cifar10-jepg"})
     messages = []
@@ -204,12 +226,18 @@ def test_a_misspelt_dataset_gets_the_same_message_in_a_dry_run(tmp_path, capsys)
     assert messages[0] == messages[1] and "unknown dataset 'cifar10-jepg'" in messages[0]
 
 
-def test_dry_run_warns_about_missing_data(tmp_path, capsys):
+def test_dry_run_says_where_the_data_comes_from(tmp_path, capsys):
+    """With no data at all: the ci suite's subset comes from the images shipped with cskd, the CPU teacher's full copy
+    would be fetched, and a dataset that --no-download keeps from being fetched is reported missing."""
     empty = tmp_path / "no-data"
     empty.mkdir()
-    assert main(["run", "ci", "--dry-run", "--results-dir", str(tmp_path), "--data-dir", str(empty)]) == 0
-    out = capsys.readouterr().out
-    assert "data: cifar10-jpeg: missing and not fetchable." in out and str(empty) in out
+    common = ["--dry-run", "--results-dir", str(tmp_path), "--data-dir", str(empty)]
+    assert main(["run", "ci", *common]) == 0
+    assert "data: cifar10-jpeg: present at " in capsys.readouterr().out
+    assert main(["run", "cpu_teacher", *common]) == 0
+    assert "data: cifar10-jpeg: will be fetched before training" in capsys.readouterr().out
+    assert main(["run", "table3", *common, "--no-download"]) == 0
+    assert "data: tiny-imagenet: missing (--no-download: not fetched" in capsys.readouterr().out
 
 
 def test_only_matching_nothing_exits_2_with_close_names(tmp_path, capsys):

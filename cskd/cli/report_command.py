@@ -20,6 +20,8 @@ if TYPE_CHECKING:  # pandas and matplotlib are imported when a command runs, not
 
 #: which epoch's accuracy a table shows (cskd.report.cells.EPOCH_RULES, named here so --help imports no pandas)
 EPOCH_RULES = ("best", "last")
+#: --against values naming the suite's printed table: the CSKD paper's or a published one ("published" requires one)
+PAPER_WORDS = ("paper", "published")
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 REPORT_DESCRIPTION = """\
@@ -43,7 +45,9 @@ over seeds of one teacher / student / method (top-1, and top-5 where the referen
 (expected, got, difference, pass/FAIL/missing).
 
 --against paper: the cells of the suite's paper table (benchmarks/paper_results.csv, or the published values of
-benchmarks/published_results.csv) that the suite declares (the suite is the one named in runs.csv, or --suite).
+benchmarks/published_results.csv) that the suite declares (the suite is the one named in runs.csv, or --suite), each
+at the epoch its source reports (--metric where the source states none); --against published: the same, for a suite
+whose table is of published_results.csv.
 --against FILE: every successful cell of a reference runs.csv of the same suite, profile and data (FILE may be a
 results/<suite> folder).
 
@@ -108,8 +112,9 @@ def add_check_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     parser.add_argument(
         "--against",
         required=True,
-        metavar="paper|FILE",
-        help="'paper' for the paper's numbers, or a reference runs.csv (or results folder) of the same suite",
+        metavar="paper|published|FILE",
+        help="'paper' for the paper's numbers ('published' for a crd-* table's), or a reference runs.csv (or results "
+        "folder) of the same suite",
     )
     parser.add_argument(
         "--tolerance",
@@ -176,12 +181,12 @@ def run_check(args: argparse.Namespace) -> int:
         suite = None
         if args.suite:
             suite = _load_suite(args.suite)
-        elif args.against == "paper":
+        elif args.against in PAPER_WORDS:
             names = sorted(set(runs["suite"]))
             if len(names) != 1:
                 raise ReportInputError(f"the results hold suites {names}: name one with --suite")
             suite = _load_suite(names[0])
-        against = args.against if args.against == "paper" else _runs_file(Path(args.against))
+        against = args.against if args.against in PAPER_WORDS else _runs_file(Path(args.against))
         result = check(runs, against, tolerance=args.tolerance, metric=args.metric, suite=suite, profile=args.profile)
         terms = _loss_terms(args, against)
     except ReportInputError as error:
@@ -200,7 +205,7 @@ def _loss_terms(args: argparse.Namespace, against: str | Path) -> list | None:
     """The loss-term comparison ``--loss-tolerance`` asks for (None when it does not)."""
     if args.loss_tolerance is None:
         return None
-    if against == "paper":
+    if against in PAPER_WORDS:
         raise ReportInputError("--loss-tolerance compares with a reference runs.csv, not with the paper")
     from cskd.report.cells import read_runs_csv
     from cskd.report.trajectory import compare_trajectories

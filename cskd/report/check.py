@@ -1,12 +1,14 @@
 """``check``: are a suite's results within a tolerance of the paper's numbers or of a reference run?
 
 A compared cell is the mean over seeds of one (teacher, student, method) triple and one metric, in accuracy points.
-Against the paper, the expected cells are the positions the suite declares (its pairs x methods, and its teachers)
-that the suite's paper table prints (top-1, and top-5 where the table prints it). Against a reference ``runs.csv``
-(written by the same suite, e.g. on another machine or an earlier commit), the expected cells are the reference's
-successful cells of the same profile, top-1 and top-5, each compared by its mean over the reference's seeds (seeds
-are not matched one by one, so a reference with other seeds still compares). An expected cell without a successful
-result is a failure named ``missing``.
+Against the paper, the expected cells are the positions the suite declares (its pairs x methods, and its teachers) that
+the suite's paper table prints (top-1, and top-5 where the table prints it), each compared with our mean at the epoch
+its source reports (:mod:`cskd.report.epoch_rules`: last for RepDistiller's values, best for mdistiller's, the
+``metric`` asked for where the source does not say), and each line names the rule it used. Against a reference
+``runs.csv`` (written by the same suite, e.g. on another machine or an earlier commit), the expected cells are the
+reference's successful cells of the same profile, top-1 and top-5, each compared by its mean over the reference's seeds
+(seeds are not matched one by one, so a reference with other seeds still compares). An expected cell without a
+successful result is a failure named ``missing``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from cskd.report.cells import (
     read_runs_csv,
     select_profile,
 )
+from cskd.report.epoch_rules import RuleTables, comparison_rule, describe_rule
 from cskd.report.errors import ReportInputError
 from cskd.report.numbers import format_diff, format_stats
 from cskd.report.paper import PaperTable, paper_table
@@ -47,6 +50,7 @@ class CheckedCell:
     expected: float
     got: Stats
     tolerance: float
+    rule: str = ""  # the epoch our mean was taken at, when it is the reference value's source's (paper comparisons)
 
     @property
     def difference(self) -> float | None:
@@ -88,14 +92,26 @@ class CheckResult:
 
     def render(self) -> str:
         """Every compared cell (expected, got, difference, outcome), then the verdict naming each failed cell."""
-        header = ["cell", "expected", "got", "difference", "result"]
+        ruled = any(cell.rule for cell in self.cells)
+        header = ["cell", "expected", "got", *(["epoch"] if ruled else []), "difference", "result"]
         lines = [
-            [cell.name, f"{cell.expected:.2f}", format_stats(cell.got), format_diff(cell.difference), cell.outcome]
+            [
+                cell.name,
+                f"{cell.expected:.2f}",
+                format_stats(cell.got),
+                *([cell.rule] if ruled else []),
+                format_diff(cell.difference),
+                cell.outcome,
+            ]
             for cell in self.cells
         ]
+        epoch = (
+            f"each at its source's epoch rule, {self.epoch_rule} where the source states none"
+            if ruled
+            else f"{self.epoch_rule} epoch"
+        )
         heading = (
-            f"Results ({self.epoch_rule} epoch, profile {self.profile}) against {self.against}, "
-            f"tolerance ±{self.tolerance:.2f} points"
+            f"Results ({epoch}; profile {self.profile}) against {self.against}, tolerance ±{self.tolerance:.2f} points"
         )
         table = tabulate(lines, headers=header, tablefmt="simple", disable_numparse=True)
         if self.ok:
@@ -112,7 +128,7 @@ class CheckResult:
         return "\n".join([heading, *self.notes, "", table, "", *verdict])
 
 
-def _paper_expectations(suite: SuiteView, runs: pd.DataFrame, notes: list[str]) -> tuple[str, Expected]:
+def _paper_expectations(suite: SuiteView, runs: pd.DataFrame, notes: list[str]) -> tuple[str, Expected, PaperTable]:
     """The paper's values of the positions the suite declares under the runs' profile; notes on data and labels."""
     if not suite.paper_table:
         raise ReportInputError(
@@ -129,7 +145,8 @@ def _paper_expectations(suite: SuiteView, runs: pd.DataFrame, notes: list[str]) 
             found = paper.lookup(key, metric)
             if found is not None:
                 expected[(found[0], metric)] = found[1]
-    return f"the {paper.noun} values ({paper.title})" if paper.published else f"the paper ({paper.title})", expected
+    description = f"the {paper.noun} values ({paper.title})" if paper.published else f"the paper ({paper.title})"
+    return description, expected, paper
 
 
 def _require_paper_setting(runs: pd.DataFrame, suite: SuiteView, paper: PaperTable) -> None:
@@ -198,8 +215,10 @@ def check(
     suite: SuiteLike | None = None,
     profile: str | None = None,
 ) -> CheckResult:
-    """Compare ``results`` (runs.csv rows) with the paper (``against="paper"``, needs ``suite``) or with a reference
-    runs.csv (a path); ``metric``: accuracy at the ``best`` or ``last`` epoch; ``profile``: default the only one."""
+    """Compare ``results`` (runs.csv rows) with the paper (``against="paper"``, needs ``suite``; ``"published"``: the
+    same, for a suite whose table is of published_results.csv) or with a reference runs.csv (a path); ``metric``:
+    accuracy at the ``best`` or ``last`` epoch (for a printed value, where its source states no epoch rule);
+    ``profile``: default the only one."""
     if tolerance < 0:
         raise ReportInputError(f"the tolerance must be >= 0 points, got {tolerance}")
     epoch_rule = check_epoch_rule(metric)
@@ -207,16 +226,37 @@ def check(
     runs, profile = select_profile(suite_runs(suite, runs) if suite is not None else runs, profile)
     if runs.empty:
         raise ReportInputError("there are no runs to check")
-    got = CellTable(runs, epoch_rule)
     notes: list[str] = []
-    if against == "paper":
+    if against in ("paper", "published"):
         if suite is None:
             raise ReportInputError("checking against the paper needs the suite (its paper table): pass --suite")
-        description, expected = _paper_expectations(view_suite(suite, profile), runs, notes)
-    else:
-        description = f"the reference {against}"
-        expected = _reference_expectations(read_runs_csv(Path(against), intact=True), runs, profile, epoch_rule)
+        description, expected, paper = _paper_expectations(view_suite(suite, profile), runs, notes)
+        if against == "published" and not paper.published:
+            raise ReportInputError(
+                f"suite {suite.name}'s table is {paper.title}, not a published one: use --against paper"
+            )
+        if not expected:
+            raise ReportInputError(f"nothing to compare: {description} has no value for any cell of these results")
+        cells = _ruled_cells(expected, paper, RuleTables(runs), epoch_rule, tolerance)
+        return CheckResult(description, epoch_rule, profile, tolerance, cells, notes)
+    description = f"the reference {against}"
+    expected = _reference_expectations(read_runs_csv(Path(against), intact=True), runs, profile, epoch_rule)
     if not expected:
         raise ReportInputError(f"nothing to compare: {description} has no value for any cell of these results")
+    got = CellTable(runs, epoch_rule)
     cells = [CheckedCell(key, m, value, got.stats(key, m), tolerance) for (key, m), value in expected.items()]
     return CheckResult(description, epoch_rule, profile, tolerance, cells, notes)
+
+
+def _ruled_cells(
+    expected: Expected, paper: PaperTable, ours: RuleTables, requested: str, tolerance: float
+) -> list[CheckedCell]:
+    """Each expected cell against our mean at the epoch its source reports (``requested`` where it states none)."""
+    cells = []
+    for (key, metric), value in expected.items():
+        source_rule = paper.epoch_rule(key, metric)
+        used = comparison_rule(source_rule, requested)
+        cells.append(
+            CheckedCell(key, metric, value, ours.stats(key, metric, used), tolerance, describe_rule(source_rule, used))
+        )
+    return cells

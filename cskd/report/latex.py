@@ -4,7 +4,7 @@ a caption of one sentence and its notes in small print below."""
 from __future__ import annotations
 
 from cskd.report.cells import Stats
-from cskd.report.markdown import paired_method_sentence
+from cskd.report.markdown import paired_method_sentence, rule_suffix
 from cskd.report.numbers import format_diff, format_interval, format_value, stats_parts
 from cskd.report.seeds import in_words
 from cskd.report.tables import METRIC_TITLES, ReportTable
@@ -111,12 +111,14 @@ def _paper_table(table: ReportTable, metric: str, header: list[str], label: str,
         for column in table.columns:
             cell = table.cell(row, column, metric)
             printed = _bold(escape(format_value(cell.paper)), cell.paper_best)
-            cells.append(printed if cell.paper is None else f"{printed} ({escape(format_diff(cell.diff))})")
+            diff = escape(format_diff(cell.diff) + rule_suffix(table, cell))
+            cells.append(printed if cell.paper is None else f"{printed} ({diff})")
         lines.append([escape(row.label), *cells])
     noun = table.paper.noun
     caption = escape(
         f"{table.paper.title} ({METRIC_TITLES[metric]} %, as printed) and, in brackets, the reproduced mean minus the "
-        f"{noun} value (points)."
+        f"{noun} value (points), at the epoch the value's source reports ({table.epoch_rule} where it states none; "
+        "another epoch is named)."
     )
     notes = escape(f"Bold: the {noun} best method of the row. ") + see
     return _environment(caption, label, header, lines, notes)

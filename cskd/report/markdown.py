@@ -20,7 +20,7 @@ from cskd.report.numbers import (
 )
 from cskd.report.redact import without_paths
 from cskd.report.seeds import in_words, t_quantile
-from cskd.report.tables import METRIC_TITLES, ReportTable, Row
+from cskd.report.tables import METRIC_TITLES, ReportTable, Row, TableCell
 
 
 def best_column(table: ReportTable) -> str:
@@ -40,7 +40,7 @@ def _bold(text: str, bold: bool) -> str:
 
 def title(table: ReportTable) -> str:
     subject = f"reproduction of {table.paper.title}" if table.paper else "results"
-    return f"{table.suite}: {subject} ({table.epoch_rule} epoch, profile {table.profile or 'none'})"
+    return f"{table.suite}: {subject} ({table.heading()})"
 
 
 def reproduced_lines(table: ReportTable, metric: str) -> list[str]:
@@ -71,9 +71,24 @@ def paper_lines(table: ReportTable, metric: str) -> list[str]:
         for column in table.columns:
             cell = table.cell(row, column, metric)
             printed = _bold(format_value(cell.paper), cell.paper_best)
-            cells.append(printed if cell.paper is None else f"{printed} ({format_diff(cell.diff)})")
+            cells.append(
+                printed if cell.paper is None else f"{printed} ({format_diff(cell.diff)}{rule_suffix(table, cell)})"
+            )
         lines.append([row.label, *cells, _best_summary(table, row, metric)])
     return _table(["teacher / student", *table.columns, best_column(table)], lines)
+
+
+def rule_suffix(table: ReportTable, cell: TableCell) -> str:
+    """The epoch a comparison used, where it is not the report's (the source's rule: cskd.report.epoch_rules)."""
+    return f", {cell.compared_rule}" if cell.compared_rule and cell.compared_rule != table.epoch_rule else ""
+
+
+def paper_heading(table: ReportTable, name: str) -> str:
+    noun = table.paper.noun
+    return (
+        f"## {name} accuracy (%): {table.paper.title}, and reproduced − {noun} in brackets, at the epoch each "
+        f"{noun} value's source reports ({table.epoch_rule} where it states none; another epoch is named)"
+    )
 
 
 def paired_method_sentence(table: ReportTable) -> str:
@@ -126,9 +141,7 @@ def render_markdown(table: ReportTable, figures: list[Path], base: Path) -> str:
         if table.baseline is not None:
             text += [f"## {name} gain over {table.baseline} (points)", "", *gain_lines(table, metric), ""]
         if table.paper is not None:
-            noun = table.paper.noun
-            heading = f"## {name} accuracy (%): {table.paper.title}, and reproduced − {noun} in brackets"
-            text += [heading, "", *paper_lines(table, metric), ""]
+            text += [paper_heading(table, name), "", *paper_lines(table, metric), ""]
         if table.comparisons[metric]:
             text += [f"## {name}: paired differences over seeds (points)", "", paired_method_sentence(table), ""]
             text += [*paired_lines(table, metric), "", in_words(table.comparisons[metric]), ""]

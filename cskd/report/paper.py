@@ -3,18 +3,21 @@
 * ``paper_results.csv``: the CSKD paper's numbers (section 3 of docs/paper.md, values as printed), tables "1"-"4",
   "readme-cifar10", "readme-cub";
 * ``published_results.csv``: the standard CIFAR-100 benchmark's published numbers (docs/kd-benchmark.md), tables
-  "crd-same" and "crd-cross", each row with its ``source`` (CRD's README, or mdistiller's for DKD).
+  "crd-same" and "crd-cross", each row with its ``source`` (CRD's README or paper, mdistiller's README for DKD, the
+  ReviewKD and DKD papers for ReviewKD).
 
 Columns: ``table``, ``dataset``, ``teacher``, ``student``, ``method``, ``metric`` (top1 / top5), ``value`` (%), and in
-the published file ``source``. Rows use the cell convention of ``runs.csv`` (see :mod:`cskd.report.cells`): a
-teacher's accuracy is ``teacher="", student=<teacher label>, method="Teacher"``; the CE baseline (the benchmark's
-"Student" row), printed once per pair but the same number for every pair sharing the student, is one row with
-``teacher=""``. Table names are unique across the two files.
+the published file ``epoch_rule`` (the epoch the source reports: ``last``, ``best`` or ``unknown``), ``trials`` (how
+many runs the source averages, or ``unknown``) and ``source``. The CSKD paper states neither, so its values' epoch rule
+and trial count are ``unknown`` (:mod:`cskd.report.epoch_rules` says how each is compared). Rows use the cell convention
+of ``runs.csv`` (see :mod:`cskd.report.cells`): a teacher's accuracy is ``teacher="", student=<teacher label>,
+method="Teacher"``; the CE baseline (the benchmark's "Student" row), printed once per pair but the same number for every
+pair sharing the student, is one row with ``teacher=""``. Table names are unique across the two files.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -41,7 +44,11 @@ PUBLISHED_TITLES: dict[str, str] = {
     "crd-same": "the CRD benchmark's same-architecture pairs",
     "crd-cross": "the CRD benchmark's different-architecture pairs",
 }
-_TEXT = ["table", "dataset", "teacher", "student", "method", "metric", "source"]
+_TEXT = ["table", "dataset", "teacher", "student", "method", "metric", "epoch_rule", "trials", "source"]
+#: columns only the published file has
+_PUBLISHED_ONLY = ("epoch_rule", "trials", "source")
+#: the epoch rule and trial count of every CSKD paper value: the paper states neither
+UNKNOWN = "unknown"
 
 
 def load_paper_results(path: Path = PAPER_RESULTS) -> pd.DataFrame:
@@ -50,13 +57,20 @@ def load_paper_results(path: Path = PAPER_RESULTS) -> pd.DataFrame:
 
 
 def load_published_results(path: Path = PUBLISHED_RESULTS) -> pd.DataFrame:
-    """All rows of the published benchmark results, text columns as text (``source`` included); a damaged record is
-    an error."""
-    return _read(path)
+    """All rows of the published benchmark results, text columns as text (``epoch_rule``, ``trials`` and ``source``
+    included); a damaged record, or a row without its epoch rule, trial count or source, is an error."""
+    frame = _read(path)
+    for column in _PUBLISHED_ONLY:
+        if column not in frame.columns or (frame[column] == "").any():
+            raise ReportInputError(f"{path}: every row needs its {column!r} (the source's, or 'unknown')")
+    rules = set(frame["epoch_rule"]) - {"best", "last", UNKNOWN}
+    if rules:
+        raise ReportInputError(f"{path}: epoch_rule {sorted(rules)}: use best, last or unknown")
+    return frame
 
 
 def _read(path: Path) -> pd.DataFrame:
-    required = [column for column in _TEXT if column != "source"] + ["value"]
+    required = [column for column in _TEXT if column not in _PUBLISHED_ONLY] + ["value"]
     try:
         table = read_csv_table(path, text=_TEXT, numbers=["value"], required=required)
     except CsvFileError as error:
@@ -75,6 +89,8 @@ class PaperTable:
     values: dict[tuple[CellKey, str], float]
     sources: dict[tuple[CellKey, str], str]
     published: bool = False  # a table of published_results.csv (another paper's benchmark), not the CSKD paper's
+    rules: dict[tuple[CellKey, str], str] = field(default_factory=dict)  # the source's epoch rule, default unknown
+    trials: dict[tuple[CellKey, str], str] = field(default_factory=dict)  # runs the source averages, default unknown
 
     @property
     def noun(self) -> str:
@@ -115,6 +131,22 @@ class PaperTable:
         found = self.lookup(key, metric)
         return None if found is None else self.sources[(found[0], metric)]
 
+    def citation(self, key: CellKey, metric: str) -> str | None:
+        """The source of a table position's value without the notes that follow its first "; " (a correction's
+        evidence, say), as reports cite it; None when the table prints none."""
+        source = self.source(key, metric)
+        return None if source is None else source.split("; ")[0]
+
+    def epoch_rule(self, key: CellKey, metric: str) -> str | None:
+        """The epoch the source of a table position's value reports (best, last or unknown); None: no value."""
+        found = self.lookup(key, metric)
+        return None if found is None else self.rules.get((found[0], metric), UNKNOWN)
+
+    def trial_count(self, key: CellKey, metric: str) -> str | None:
+        """How many runs the source of a table position's value averages (a number, or unknown); None: no value."""
+        found = self.lookup(key, metric)
+        return None if found is None else self.trials.get((found[0], metric), UNKNOWN)
+
 
 def _tables() -> list[tuple[Path, bool, pd.DataFrame]]:
     return [(PAPER_RESULTS, False, load_paper_results()), (PUBLISHED_RESULTS, True, load_published_results())]
@@ -128,11 +160,13 @@ def paper_table(name: str) -> PaperTable:
         rows = frame[frame["table"] == name]
         if rows.empty:
             continue
-        values, sources = {}, {}
+        values, sources, rules, trials = {}, {}, {}, {}
         for r in rows.itertuples(index=False):
             key = (CellKey(r.teacher, r.student, r.method), r.metric)
             values[key] = float(r.value)
             sources[key] = r.source if published else PAPER_SOURCE
-        return PaperTable(name, rows["dataset"].iloc[0], values, sources, published)
+            rules[key] = r.epoch_rule if published else UNKNOWN
+            trials[key] = r.trials if published else UNKNOWN
+        return PaperTable(name, rows["dataset"].iloc[0], values, sources, published, rules, trials)
     known = "; ".join(f"{path.name}: {', '.join(dict.fromkeys(frame['table']))}" for path, _, frame in tables)
     raise ReportInputError(f"no reference table {name!r} (known: {known})")

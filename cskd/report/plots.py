@@ -3,11 +3,14 @@
 * ablation (a suite with at least two CSKD variants, :mod:`cskd.report.roles`): CE, KD and the CSKD variants
   (neither / intra only / inter only / both terms) side by side. Left, the accuracy as bars that start at 0 (no axis
   cut: sub-point gaps look as small as they are), the paper's values as diamonds; right, each variant's difference to
-  the reference column (the baseline, else the KD-like column) paired by seed: bars of the mean difference from 0,
-  the 95% Student-t interval as error bars, one dot per seed;
-* curves: test top-1 per epoch of every method of one pair (main phase; mean over seeds, shaded ± std), the
-  teacher's accuracy as a dashed line, the paper's values (teacher: dotted line; methods: diamonds past the last
-  epoch), the legend below the axes so it hides no line;
+  the report's paired contrasts that involve a CSKD variant (its ``report: paired``, e.g. CSKD − KD and CSKD −
+  each ablation row; for a suite without them, each column against the baseline, else the KD-like column), paired by
+  seed: bars of the mean difference from 0 with the value beside the bar at the mean, the 95% Student-t interval as
+  error bars, one dot per seed;
+* curves: test top-1 per epoch of one pair (main phase; mean over seeds, shaded ± std) as small multiples, one panel
+  per method with the baseline (CE) in grey in every panel, so no curve hides another; the teacher's accuracy as a
+  dashed line, the paper's values (teacher: dotted line; methods: diamonds past the last epoch); the number of seeds
+  once, in the title; the legend below the panels;
 * paper-diff: reproduced − paper for a whole table as a heatmap centred at 0 (only for tables of several rows; one
   row is read better in the table); a position the paper prints but that has no result is hatched and says why
   (missing / failed), a position the paper does not print is blank.
@@ -27,6 +30,7 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
@@ -62,7 +66,7 @@ def save_figure(figure: Figure, stem: Path, title: str) -> list[Path]:
 
 
 def _subtitle(table: ReportTable) -> str:
-    return f"{table.epoch_rule} epoch, profile {table.profile or 'none'}"
+    return table.heading()
 
 
 def ablation_columns(table: ReportTable) -> list[str]:
@@ -76,9 +80,9 @@ def ablation_columns(table: ReportTable) -> list[str]:
 
 
 def _tick(table: ReportTable, column: str) -> str:
-    """A column's label, with its role under it when the label does not already say it."""
+    """A column's label, with its role under it when the label does not already say it ("KD (Hinton)" names KD)."""
     role = ROLE_TITLES[table.roles[column]]
-    return column if column == role else f"{column}\n({role})"
+    return column if role.lower() in column.lower() else f"{column}\n({role})"
 
 
 def _reference(table: ReportTable, columns: list[str]) -> str | None:
@@ -148,53 +152,71 @@ def _accuracy_panel(ax: Axes, table: ReportTable, columns: list[str], pairs: lis
         ax.legend(loc="upper left", fontsize=7, framealpha=0.9)
 
 
-def _gain_panel(
-    ax: Axes, table: ReportTable, columns: list[str], pairs: list[Row], reference: str, metric: str
-) -> None:
-    others = [c for c in columns if c != reference]
+def _contrasts(table: ReportTable, columns: list[str], reference: str | None, metric: str) -> tuple[list[list], str]:
+    """The right panel's contrasts, [pair][contrast] paired differences, and the panel's title: the report's own
+    paired comparisons that involve a CSKD variant (e.g. CSKD − KD, CSKD − intra only), else each shown column
+    against ``reference``."""
+    pairs = _pairs(table)
+    variants = {c for c in columns if table.roles.get(c) in ABLATION_ROLES}
+    names = list(dict.fromkeys((d.a, d.b) for d in table.comparisons.get(metric, []) if {d.a, d.b} & variants))
+    what = "the report's paired contrasts A − B"
+    if not names and reference is not None:
+        names, what = [(c, reference) for c in columns if c != reference], f"difference to {reference}"
+    title = f"{what}, paired by seed: mean (value), 95% t interval, seeds (dots)"
+    return [[paired_difference(table.results, row, a, b, metric) for a, b in names] for row in pairs], title
+
+
+def _gain_panel(ax: Axes, table: ReportTable, contrasts: list[list], title: str, metric: str) -> None:
+    pairs = _pairs(table)
+    names = [(d.a, d.b) for d in contrasts[0]]
     width = 0.8 / len(pairs)
-    colors = _bar_colors(table, others, pairs)
+    colors = method_colors(table)
     for i, row in enumerate(pairs):
-        for j, column in enumerate(others):
-            difference = paired_difference(table.results, row, column, reference, metric)
+        for j, difference in enumerate(contrasts[i]):
             x = j + (i - (len(pairs) - 1) / 2) * width
             if difference.mean is None:
                 ax.text(x, 0, "no paired seed", rotation=90, ha="center", va="bottom", fontsize=8, color="0.4")
                 continue
-            error = difference.half_width
-            ax.bar(x, difference.mean, width * 0.9, color=colors[i][j], alpha=0.85)
-            if error is not None:
-                ax.errorbar(x, difference.mean, yerr=error, color="black", capsize=3, linewidth=1)
+            color = colors.get(difference.b, "0.5") if len(pairs) == 1 else _COLORS(i % 10)
+            label = row.label if len(pairs) > 1 and j == 0 else None
+            ax.bar(x, difference.mean, width * 0.9, color=color, alpha=0.85, label=label)
+            if difference.half_width is not None:
+                ax.errorbar(x, difference.mean, yerr=difference.half_width, color="black", capsize=3, linewidth=1)
             ax.scatter([x] * difference.n, difference.differences, s=9, color="black", zorder=3)
-            ends = [difference.mean + (error or 0.0), difference.mean - (error or 0.0), *difference.differences]
-            above = difference.mean >= 0
-            ax.annotate(
-                f"{difference.mean:+.2f}", (x, max(ends) if above else min(ends)), xytext=(0, 4 if above else -4),
-                textcoords="offset points", fontsize=7, ha="center", va="bottom" if above else "top",
+            ax.annotate(  # the value at the mean, beside the bar: never on a whisker tip
+                f"{difference.mean:+.2f}", (x + width * 0.45, difference.mean), xytext=(3, 0),
+                textcoords="offset points", fontsize=7, ha="left", va="center",
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
             )  # fmt: skip
     ax.axhline(0, color="black", linewidth=0.8)
-    ax.margins(y=0.12)
-    ax.set_xticks(range(len(others)), [_tick(table, c) for c in others], fontsize=8)
-    ax.set_ylabel(f"{METRIC_TITLES[metric]} − {reference} (points)")
-    ax.set_title(f"difference to {reference}, paired by seed: mean, 95% t interval, seeds (dots)", fontsize=9)
+    ax.margins(x=0.08, y=0.12)
+    references = {b for _, b in names}
+    ticks = [_tick(table, a) for a, _ in names] if len(references) == 1 else [f"{a}\n− {b}" for a, b in names]
+    ax.set_xticks(range(len(names)), ticks, fontsize=8)
+    against = f" − {next(iter(references))}" if len(references) == 1 else " difference"
+    ax.set_ylabel(f"{METRIC_TITLES[metric]}{against} (points)")
+    ax.set_title(title, fontsize=9)
     ax.grid(axis="y", alpha=0.3)
+    if len(pairs) > 1:
+        ax.legend(loc="best", fontsize=7)
 
 
 def ablation_figure(table: ReportTable, metric: str = "top1") -> Figure:
-    """CE, KD and the CSKD variants: accuracy from 0 (left), paired difference to the reference column (right)."""
+    """CE, KD and the CSKD variants: accuracy from 0 (left); right, the report's paired contrasts that involve a CSKD
+    variant (CSKD − KD, CSKD − each ablation row), or, for a suite without them, each column against the reference."""
     columns = ablation_columns(table)
     if not columns:
         raise ReportInputError(
             f"suite {table.suite} has no ablation: it needs at least two variants of method cskd (intra/inter on/off)"
         )
     pairs = _pairs(table)
-    reference = _reference(table, columns)
-    panels = 2 if reference is not None else 1
+    contrasts, title = _contrasts(table, columns, _reference(table, columns), metric)
+    panels = 2 if contrasts and contrasts[0] else 1
     figure = Figure(figsize=(max(5.5, 1.0 * len(columns) * len(pairs) + 1.5) * panels, 4.8), layout="constrained")
     axes = figure.subplots(1, panels, squeeze=False)[0]
     _accuracy_panel(axes[0], table, columns, pairs, metric)
-    if reference is not None:
-        _gain_panel(axes[1], table, columns, pairs, reference, metric)
+    if panels == 2:
+        _gain_panel(axes[1], table, contrasts, title, metric)
     pair_text = pairs[0].label if len(pairs) == 1 else f"{len(pairs)} pairs"
     figure.suptitle(f"{table.suite}: CSKD ablation, {pair_text} ({_subtitle(table)})")
     return figure
@@ -229,53 +251,90 @@ def method_colors(table: ReportTable) -> dict[str, tuple[float, ...]]:
     return colors
 
 
-def curves_figure(table: ReportTable, row: Row, epochs_dir: Path) -> Figure | None:
-    """Test top-1 per main-phase epoch of each method of ``row``; None when no run of it has an epoch CSV."""
-    figure = Figure(figsize=(8.0, 5.5), layout="constrained")
-    ax = figure.add_subplot()
-    drawn, last_epoch, paper_marks = 0, 0, []
-    colors = method_colors(table)
-    for column in table.method_columns:
-        rows = table.results.rows(row.key(column))
-        paths = [epochs_dir / f"{run_id}.csv" for run_id in rows.loc[rows["status"] == "ok", "run_id"]]
-        frames = [read_epochs(path) for path in paths if path.is_file()]
-        if not frames:
-            continue
-        color = colors[column]
-        main = pd.concat([frame[frame["phase"] == "main"] for frame in frames])
-        by_epoch = main.groupby("epoch")["test_top1"]
-        mean = by_epoch.mean()
-        ax.plot(mean.index, mean.to_numpy(), color=color, label=f"{column} (n={len(frames)})")
-        if len(frames) > 1:
-            std = by_epoch.std(ddof=1).to_numpy()
-            ax.fill_between(mean.index, mean - std, mean + std, color=color, alpha=0.15, linewidth=0)
-        last_epoch = max(last_epoch, int(mean.index.max()))
-        paper = table.cell(row, column, "top1").paper
-        if paper is not None:
-            paper_marks.append((paper, color))
-        drawn += 1
-    if not drawn:
+#: points above the highest curve beyond which the teacher's accuracy is not drawn in the curves' panels
+FAR_ABOVE = 20.0
+
+
+def _curve(table: ReportTable, row: Row, column: str, epochs_dir: Path) -> tuple[pd.Series, pd.Series, int] | None:
+    """Mean and std of the test top-1 per main-phase epoch over the successful runs of one cell, and their number;
+    None when none has an epoch CSV."""
+    rows = table.results.rows(row.key(column))
+    paths = [epochs_dir / f"{run_id}.csv" for run_id in rows.loc[rows["status"] == "ok", "run_id"]]
+    frames = [read_epochs(path) for path in paths if path.is_file()]
+    if not frames:
         return None
+    by_epoch = pd.concat([frame[frame["phase"] == "main"] for frame in frames]).groupby("epoch")["test_top1"]
+    return by_epoch.mean(), by_epoch.std(ddof=1), len(frames)
+
+
+def _draw_curve(ax: Axes, curve: tuple[pd.Series, pd.Series, int], color, label: str, **style) -> None:
+    mean, std, n = curve
+    ax.plot(mean.index, mean.to_numpy(), color=color, label=label, **style)
+    if n > 1:
+        ax.fill_between(mean.index, mean - std, mean + std, color=color, alpha=0.15, linewidth=0)
+
+
+def curves_figure(table: ReportTable, row: Row, epochs_dir: Path) -> Figure | None:
+    """Test top-1 per main-phase epoch of ``row``, one small panel per method with the baseline (CE) drawn in grey in
+    every panel, so no curve hides another; None when no run of the row has an epoch CSV."""
+    curves = {c: curve for c in table.method_columns if (curve := _curve(table, row, c, epochs_dir)) is not None}
+    if not curves:
+        return None
+    baseline = table.baseline if table.baseline in curves else None
+    panels = [c for c in curves if c != baseline] or list(curves)
+    nrows = -(-len(panels) // 5)
+    ncols = -(-len(panels) // nrows)  # at most 5 a row, rows as full as possible (9 panels: 5 + 4)
+    figure = Figure(figsize=(2.9 * ncols + 0.6, 2.3 * nrows + 1.3), layout="constrained")
+    axes = figure.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False)
+    colors = method_colors(table)
     noun = table.paper.noun if table.paper else "paper"
-    for k, (value, color) in enumerate(paper_marks):
-        label = f"{noun} value (diamond, method's colour)" if k == 0 else None
-        ax.plot(last_epoch + 0.6, value, marker="D", color=color, markeredgecolor="black", ls="none", label=label)
     teacher = table.cell(row, TEACHER, "top1")
+    last_epoch = max(int(curve[0].index.max()) for curve in curves.values())
+    highest = max(float((curve[0] + curve[1].fillna(0)).max()) for curve in curves.values())
+    #: a teacher far above every curve is named in the legend only, so the panels keep the curves' range
+    teacher_drawn = teacher.stats.mean is not None and teacher.stats.mean <= highest + FAR_ABOVE
+    for ax, column in zip(axes.flat, panels, strict=False):
+        if baseline is not None and column != baseline:
+            _draw_curve(ax, curves[baseline], colors[baseline], baseline, linestyle=":", linewidth=1.6)
+        _draw_curve(ax, curves[column], colors[column], "the panel's method", linewidth=1.8)
+        if (paper := table.cell(row, column, "top1").paper) is not None:
+            ax.plot(last_epoch + 0.6, paper, marker="D", color=colors[column], mec="black", ls="none", label=noun)
+        if teacher_drawn:
+            ax.axhline(teacher.stats.mean, linestyle="--", color="black", linewidth=1.0, label="teacher")
+        ax.set_title(column, fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for k, ax in enumerate(axes.flat):
+        if k >= len(panels):
+            ax.set_axis_off()
+        elif k + ncols >= len(panels):  # the lowest panel of its column
+            ax.set_xlabel("epoch", fontsize=9)
+            ax.xaxis.set_tick_params(labelbottom=True)
+    figure.supylabel("test top-1 accuracy (%)", fontsize=9)
+    counts = sorted({curve[2] for curve in curves.values()})
+    n_text = f"n={counts[0]} seed{'s' if counts[0] > 1 else ''}" if len(counts) == 1 else "n differs (see the table)"
+    figure.suptitle(
+        f"{table.suite}: {row.label}, test top-1 per epoch, mean ± std over {n_text} ({table.heading()})", fontsize=10
+    )
+    handles = [Line2D([], [], color="0.3", linewidth=1.8, label="the panel's method (mean, band ± std)")]
+    if baseline is not None:
+        style = {"color": colors[baseline], "linestyle": ":", "linewidth": 1.6}
+        handles.append(Line2D([], [], **style, label=f"{baseline} (in every panel)"))
     if teacher.stats.mean is not None:
         supplied = table.results.supplied_teacher(row.teacher)
         how = "supplied checkpoint" if supplied else f"{table.epoch_rule} epoch, n={teacher.stats.n}"
-        label = f"Teacher {row.teacher}: {teacher.stats.mean:.2f} ({how})"
-        ax.axhline(teacher.stats.mean, linestyle="--", color="black", linewidth=1.2, label=label)
+        where = "" if teacher_drawn else ", far above the curves: not drawn"
+        label = f"Teacher {row.teacher}: {teacher.stats.mean:.2f} ({how}{where})"
+        handles.append(Line2D([], [], color="black", linestyle="--" if teacher_drawn else "none", label=label))
     if teacher.paper is not None:
-        label = f"Teacher {row.teacher}, {noun}: {teacher.paper:.2f}"
-        ax.axhline(teacher.paper, linestyle=":", color="0.35", linewidth=1.2, label=label)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("test top-1 accuracy (%)")
-    ax.set_title(f"{table.suite}: {row.label}, test top-1 per epoch (profile {table.profile or 'none'})")
-    ax.grid(alpha=0.3)
-    entries = len(ax.get_legend_handles_labels()[0])
-    figure.legend(loc="outside lower center", ncols=min(3, entries), fontsize=8, frameon=False)
+        drawn = teacher.paper <= highest + FAR_ABOVE
+        label = f"Teacher {row.teacher}, {noun}: {teacher.paper:.2f}" + ("" if drawn else " (not drawn)")
+        handles.append(Line2D([], [], color="0.35", linestyle=":" if drawn else "none", label=label))
+        for ax in list(axes.flat)[: len(panels)] if drawn else []:
+            ax.axhline(teacher.paper, linestyle=":", color="0.35", linewidth=1.0)
+    if any(table.cell(row, c, "top1").paper is not None for c in panels):
+        handles.append(Line2D([], [], marker="D", color="0.3", mec="black", ls="none", label=f"{noun} value"))
+    figure.legend(handles=handles, loc="outside lower center", ncols=min(3, len(handles)), fontsize=8, frameon=False)
     return figure
 
 
@@ -285,7 +344,7 @@ def plot_curves(table: ReportTable, row: Row, epochs_dir: Path, figures_dir: Pat
     if figure is None:
         return []
     stem = figures_dir / f"{table.stem}-curves-{slug(row.teacher)}-{slug(row.student)}"
-    return save_figure(figure, stem, figure.axes[0].get_title())
+    return save_figure(figure, stem, figure.get_suptitle())
 
 
 def paper_diff_rows(table: ReportTable) -> list[Row]:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from cskd.engine.recipe import Recipe
 from cskd.report.cells import FULL_PROFILE, METRICS, TEACHER, CellKey, CellTable, Row, Stats
+from cskd.report.epoch_rules import RuleTables, comparison_rule, rules_note
 from cskd.report.paper import DATASET_TITLES, PaperTable, paper_table
 from cskd.report.redact import without_paths
 from cskd.report.seeds import PairedDifference, paired_difference
@@ -41,13 +42,16 @@ class TableCell:
     paper_best: bool  # the paper's best method of its row
     gain: float | None = None  # mean minus the baseline's mean of the row (points); None for the Teacher column
     source: str | None = None  # where the paper's value comes from
+    compared: Stats | None = None  # our statistics at the paper value's epoch rule (cskd.report.epoch_rules)
+    compared_rule: str | None = None  # that rule: best or last (the source's), or the report's where unknown
 
     @property
     def diff(self) -> float | None:
-        """Reproduced mean minus the paper's value (accuracy points)."""
-        if self.stats.mean is None or self.paper is None:
+        """Reproduced mean, at the epoch the paper value's source reports, minus the paper's value (points)."""
+        ours = self.compared if self.compared is not None else self.stats
+        if ours.mean is None or self.paper is None:
             return None
-        return self.stats.mean - self.paper
+        return ours.mean - self.paper
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,11 @@ class ReportTable:
     roles: dict[str, str]  # method label -> role (cskd.report.roles)
     baseline: str | None  # the method gains are measured from
     comparisons: dict[str, list[PairedDifference]]  # metric -> the suite's paired comparisons, pair by pair
+    scale: str = ""  # the scale headings name (cskd.report.scale): "profile cpu", "CPU scale", or "" for none
+
+    def heading(self) -> str:
+        """``best epoch, profile cpu`` / ``best epoch, CPU scale`` / ``best epoch``: what headings say."""
+        return f"{self.epoch_rule} epoch" + (f", {self.scale}" if self.scale else "")
 
     @property
     def stem(self) -> str:
@@ -144,6 +153,7 @@ def _best(values: dict[str, float]) -> set[str]:
 def build_table(suite: SuiteView, runs: pd.DataFrame, *, epoch_rule: str) -> ReportTable:
     """The report table of ``suite`` from its runs (of the view's profile); the paper's via ``suite.paper_table``."""
     results = CellTable(runs, epoch_rule)
+    by_rule = RuleTables(runs)
     paper = paper_table(suite.paper_table) if suite.paper_table else None
     rows, columns = layout(suite, results)
     metrics = [m for m in METRICS if m == "top1" or (paper is not None and m in paper.metrics)]
@@ -159,7 +169,13 @@ def build_table(suite: SuiteView, runs: pd.DataFrame, *, epoch_rule: str) -> Rep
                 mean = stats[c].mean
                 gain = None if c == TEACHER or mean is None or base is None else mean - base
                 source = paper.source(row.key(c), metric) if paper else None
-                cells[(row, c, metric)] = TableCell(stats[c], printed[c], c in best, c in paper_best, gain, source)
+                compared, used = None, None
+                if paper is not None and printed[c] is not None:
+                    used = comparison_rule(paper.epoch_rule(row.key(c), metric), epoch_rule)
+                    compared = by_rule.stats(row.key(c), metric, used)
+                cells[(row, c, metric)] = TableCell(
+                    stats[c], printed[c], c in best, c in paper_best, gain, source, compared, used
+                )
     pairs = [row for row in rows if row.teacher and row.student]
     comparisons = {
         metric: [paired_difference(results, row, a, b, metric) for a, b in suite.paired for row in pairs]
@@ -169,6 +185,7 @@ def build_table(suite: SuiteView, runs: pd.DataFrame, *, epoch_rule: str) -> Rep
     positions = [(row, c) for row in rows for c in columns]
     if paper is not None:
         notes.insert(-1, source_note(paper, positions, metrics[0]))
+        notes.insert(-1, rules_note(_rules_used(paper, positions, metrics[0]), epoch_rule))
     return ReportTable(
         suite=suite.name,
         profile=suite.profile,
@@ -184,6 +201,7 @@ def build_table(suite: SuiteView, runs: pd.DataFrame, *, epoch_rule: str) -> Rep
         roles=suite.roles,
         baseline=suite.baseline,
         comparisons=comparisons,
+        scale=_scale(suite),
     )
 
 
@@ -241,12 +259,22 @@ def unknown_labels(suite: SuiteView, paper: PaperTable) -> str:
     )
 
 
+def _rules_used(paper: PaperTable, positions: list[tuple[Row, str]], metric: str) -> dict[str, set[tuple[str, str]]]:
+    """Per source of the shown reference values: the (epoch rule, trial count) pairs its values state."""
+    uses: dict[str, set[tuple[str, str]]] = {}
+    for row, column in positions:
+        key = row.key(column)
+        if (source := paper.citation(key, metric)) is not None:
+            uses.setdefault(source, set()).add((paper.epoch_rule(key, metric), paper.trial_count(key, metric)))
+    return uses
+
+
 def source_note(paper: PaperTable, positions: list[tuple[Row, str]], metric: str) -> str:
     """Where the reference values of the shown positions come from: the source of most of them, then the others
     with the methods (and, where a method's values come from several sources, the pairs) they cover."""
     by_source: dict[str, list[tuple[Row, str]]] = {}
     for row, column in positions:
-        if (source := paper.source(row.key(column), metric)) is not None:
+        if (source := paper.citation(row.key(column), metric)) is not None:
             by_source.setdefault(source, []).append((row, column))
     text = f"{paper.noun.capitalize()} values: {paper.title}, as printed"
     if not by_source:
@@ -259,7 +287,7 @@ def source_note(paper: PaperTable, positions: list[tuple[Row, str]], metric: str
         covered = []
         for column in dict.fromkeys(c for _, c in shown):
             rows = [row for row, c in shown if c == column]
-            everywhere = all(row in rows for row, c in positions if c == column and paper.source(row.key(c), metric))
+            everywhere = all(row in rows for row, c in positions if c == column and paper.citation(row.key(c), metric))
             covered.append(column if everywhere else f"{column} of {', '.join(r.label for r in rows)}")
         exceptions.append(f"{', '.join(covered)} from the {source}")
     return f"{text}, from the {main}" + (f"; {'; '.join(exceptions)}" if exceptions else "") + "."
@@ -303,6 +331,11 @@ def _teachers(results: CellTable, suite: SuiteView) -> str:
     )
 
 
+def _scale(suite: SuiteView) -> str:
+    """What headings call the scale of ``suite``'s runs (the profile where the view has not worked it out)."""
+    return suite.scale if suite.scale is not None else f"profile {suite.profile or 'none'}"
+
+
 def caption(
     suite: SuiteView, results: CellTable, paper: PaperTable | None, metrics: list[str], single_seed: bool
 ) -> tuple[str, list[str]]:
@@ -311,8 +344,10 @@ def caption(
     epoch = "the best epoch" if results.epoch_rule == "best" else "the last epoch"
     accuracy = " and ".join(METRIC_TITLES[m] for m in metrics)
     spread = "one seed per cell" if single_seed else "mean ± sample standard deviation over seeds (n: successful seeds)"
-    profile = suite.profile or "none (no runs yet)"
-    sentence = f"Test {accuracy} accuracy (%) at {epoch} of suite {suite.name}, profile {profile}: {spread}."
+    scale = _scale(suite) if suite.profile is not None else "profile none (no runs yet)"
+    sentence = (
+        f"Test {accuracy} accuracy (%) at {epoch} of suite {suite.name}{f', {scale}' if scale else ''}: {spread}."
+    )
     notes = []
     if results.epoch_rule == "best":
         notes.append("Best epoch: the highest test accuracy over all epochs, as the official code reports.")
@@ -329,8 +364,14 @@ def caption(
         base = suite.baseline
         notes.append(f"Gain over {base}: a cell's mean minus the mean of {base} of the same student (points).")
     notes += suite.notes
+    tested = (
+        "the paired differences over seeds say which gaps seed noise cannot explain"
+        if suite.paired
+        else "the suite runs no paired comparison"
+    )
     notes.append(
-        "Bold: the best method of the row (Teacher excluded); — : no finished run; "
+        f"Bold: the highest mean of the row (Teacher excluded), a ranking of means, not a test ({tested}); "
+        "— : no finished run; "
         "failed: every run of the cell failed."
     )
     return sentence, notes
