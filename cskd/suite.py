@@ -28,15 +28,16 @@ from typing import Any, Literal
 
 import timm
 import torch
-import yaml
 
 from cskd.data import dataset_input_size, dataset_split_sizes, get_source
 from cskd.data.augment import NORMALIZATIONS
 from cskd.data.errors import UnknownDatasetError
 from cskd.engine.recipe import Recipe, RecipeError
 from cskd.features import FeatureSpec
+from cskd.limits import check_suite as check_limits
 from cskd.methods.base import MethodOptionError, UnknownMethodError, build_method, close_names, get_method
 from cskd.typecheck import type_problem
+from cskd.yamlfile import YamlFileError, read_yaml
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 PAPER_RESULTS = BENCHMARKS / "paper_results.csv"
@@ -256,10 +257,10 @@ class _Reader:
 def load_suite(name_or_path: str | Path) -> Suite:
     """Read and validate a suite; raises :class:`SuiteError` naming the file and key of the first problem."""
     path = resolve_suite_path(name_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise SuiteError(f"{path}: not valid YAML: {error}") from None
+    try:  # issue 22 hook: size cap, UTF-8, duplicate keys, alias bombs (cskd/yamlfile.py)
+        raw = read_yaml(path)
+    except YamlFileError as error:
+        raise SuiteError(str(error)) from None
     read = _Reader(path)
     if not isinstance(raw, dict):
         raise SuiteError(f"{path}: the top level must be a mapping of keys, got {type(raw).__name__}")
@@ -298,6 +299,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
     profiles = {str(n): _read_profile(read, str(n), v, suite) for n, v in raw.get("profiles", {}).items()}
     suite = dataclasses.replace(suite, profiles=profiles)
     _check_normalization(read, suite)
+    check_limits(suite)  # issue 22 hook: name, seeds, widths, epochs, duplicate methods (cskd/limits.py)
     return suite
 
 

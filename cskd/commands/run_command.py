@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from cskd.cli import add_engine_arguments, add_results_argument, engine_options
 from cskd.commands.data_command import add_mirror_argument
 from cskd.executors.cli import add_executor_arguments
+from cskd.limits import seed_argument
 
 if TYPE_CHECKING:
     from cskd.data import Availability
@@ -38,7 +39,7 @@ def add_plan_arguments(parser: argparse.ArgumentParser, as_given: bool = False) 
         "exactly (case-sensitive); repeatable",
     )
     parser.add_argument(
-        "--seeds", type=int, nargs="+", default=None, help=explained("override the suite's (profile's) seeds")
+        "--seeds", type=seed_argument, nargs="+", default=None, help=explained("override the suite's (profile's) seeds")
     )
     add_results_argument(parser)
     parser.add_argument(
@@ -122,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
     from cskd.data import FETCHABLE, DatasetError, choose_dataset, fetch_dataset
     from cskd.engine.checkpoint import CheckpointError
     from cskd.executors.cli import check_executor_arguments, run_with_executor
+    from cskd.limits import check_data, check_plan
     from cskd.locations import results_dir
     from cskd.plan import dataset_alternatives, expand
     from cskd.runner import Runner, RunnerOptions
@@ -133,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
         data = choose_dataset(plan_alternatives, args.data_dir, download=not args.no_download, mirror=args.mirror)
         plan = expand(suite, args.profile, args.seeds, parse_only(args.only), dataset=data.name)
         check_builds(suite, plan.profile)  # every model and method, with the dataset's published sizes
+        check_plan(plan)  # issue 22 hook: seeds (--seeds), widths, batch vs subset (cskd/limits.py)
     except (SuiteError, DatasetError) as error:
         return fail(error)
     problem = check_executor_arguments(args)
@@ -154,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"fetching {data.name} before training: {data.detail} (--no-download to opt out)", flush=True)
             print(f"{data.name}: {fetch_dataset(data.name, args.data_dir, args.mirror)}", flush=True)
         runner.load_all_data()
+        check_data(plan, runner.data)  # issue 22 hook: training images vs classes and batch (cskd/limits.py)
         runner.check_builds()  # again with the loaded data's sizes (an image folder's are only known now)
         runner.verify_supplied_teachers()
     except (DatasetError, SuiteError, CheckpointError) as error:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cskd.cli import add_engine_arguments, engine_options
+from cskd.limits import seed_argument, training_set_problem, width_problem
 
 if TYPE_CHECKING:
     from cskd.engine.recipe import Recipe
@@ -56,7 +57,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--subset", type=int, default=None, help="train on a class-balanced subset of N images")
     parser.add_argument("--test-subset", type=int, default=None, help="evaluate on a class-balanced subset")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_argument, default=0)
     parser.add_argument("--out", type=Path, default=Path("runs/train"), help="output directory (default runs/train)")
     add_engine_arguments(parser)
     parser.set_defaults(func=run)
@@ -116,6 +117,12 @@ def run(args: argparse.Namespace) -> int:
         recipe = build_recipe(args)
     except (ValueError, UnknownMethodError, MethodOptionError, RecipeError) as error:
         return fail(error)
+    for option, factor in (
+        ("--width-multiplier", args.width_multiplier),
+        ("--teacher-width-multiplier", args.teacher_width_multiplier),
+    ):
+        if factor is not None and (problem := width_problem(factor)):  # issue 22 hook: bounds (cskd/limits.py)
+            return fail(f"{option}: {problem}")
     model_kwargs = width_kwargs(args.width_multiplier)
     teacher_kwargs = width_kwargs(args.teacher_width_multiplier)
     options = engine_options(args, seed=args.seed)
@@ -123,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
         data = subset(load_dataset(args.dataset, args.data_dir), args.subset, args.test_subset, seed=0)
     except DatasetError as error:
         return fail(error)
+    if problem := training_set_problem(len(data.train_labels), data.num_classes, recipe.batch_size):
+        return fail(f"--subset / --batch-size: {problem}")  # issue 22 hook: bounds (cskd/limits.py)
     teacher = None
     if args.method != "ce" or args.teacher_checkpoint:
         if not (args.teacher_model and args.teacher_checkpoint):
