@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cskd import __version__
+from cskd.stopping import Stopped, install_stop_at_once
+from cskd.usererrors import EXIT_USER_ERROR, UserError, user_error_line
 
 if TYPE_CHECKING:  # the CLI answers --help without importing torch; each command imports what it needs when it runs
     import torch
@@ -40,9 +43,16 @@ def pick_device(name: str) -> torch.device:
 
     if name == "auto":
         return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise UserError(f"--device {name}: not a device cskd trains on; use auto, cpu, cuda or cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(f"error: --device {name}: CUDA is not available on this machine; use --device cpu")
+        raise UserError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise UserError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return device
 
 
@@ -118,8 +128,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    install_stop_at_once()  # issue 22 hook: SIGTERM stops with a message and exit 143 (cskd/stopping.py)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted: finished runs are recorded; run the same command again to resume", file=sys.stderr)
         return 130
+    except Stopped as stop:  # issue 22 hook: where to resume, exit 128 + signal (cskd/stopping.py)
+        command = shlex.join(["cskd", *(sys.argv[1:] if argv is None else argv)])
+        print(
+            f"stopped by {stop}: every finished epoch is checkpointed and no unfinished run was recorded; "
+            f"resume with: {command}",
+            file=sys.stderr,
+        )
+        return stop.exit_code
+    except Exception as error:  # issue 22 hook: an error the user can fix is one line, exit 2 (cskd/usererrors.py)
+        line = user_error_line(error)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        return EXIT_USER_ERROR

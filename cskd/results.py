@@ -128,7 +128,9 @@ def read_runs(path: Path) -> pd.DataFrame:
 
 def read_epochs(path: Path) -> pd.DataFrame:
     """The rows of an ``epochs/<run_id>.csv`` (``phase`` as text, every other column a number)."""
-    table = read_csv_table(path, text=("phase",), numbers=[c for c in EPOCH_COLUMNS if c != "phase"])
+    table = read_csv_table(
+        path, text=("phase",), numbers=[c for c in EPOCH_COLUMNS if c != "phase"], required=("epoch", "phase")
+    )
     report_damaged(table.damaged)
     return table.frame
 

@@ -39,6 +39,7 @@ from cskd.engine import checkpoint
 from cskd.engine.checkpoint import CheckpointError
 from cskd.engine.trainer import EngineOptions, RunOutcome, StudentJob, evaluate, load_trained_model, train_group
 from cskd.plan import Plan, RunSpec
+from cskd.repair import sweep_run_temporaries
 from cskd.results import append_run_row, latest_rows, read_runs
 from cskd.suite import TeacherCheckpoint, check_builds
 
@@ -280,6 +281,8 @@ class Runner:
                 continue
             locks.append(lock)
             mine.append(run)
+            # issue 22 hook: temporary files a killed writer left for this run, now that it is ours (cskd/repair.py)
+            sweep_run_temporaries(self.paths.checkpoint(run.run_id), self.paths.epochs_csv(run.run_id))
         try:
             statuses = self.statuses(mine)  # the other runner may have just finished some
             summary.done_before += sum(statuses[r.run_id].state == "done" for r in mine)

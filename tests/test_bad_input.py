@@ -64,7 +64,7 @@ def error_of_or_none(path: Path) -> str | None:
                     "T": "cifar_resnet18_w0_25",
                     "S": {"model": "cifar_resnet18_w0_25", "kwargs": {"width_multiplier": 1000}},
                 }
-            },  # noqa: E501
+            },
             "models.S.kwargs.width_multiplier",
             "must be a number > 0 and <= 16, got 1000",
         ),

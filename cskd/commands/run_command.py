@@ -126,7 +126,9 @@ def run(args: argparse.Namespace) -> int:
     from cskd.limits import check_data, check_plan
     from cskd.locations import results_dir
     from cskd.plan import dataset_alternatives, expand
+    from cskd.repair import repair_torn_tail
     from cskd.runner import Runner, RunnerOptions
+    from cskd.stopping import stop_between_steps
     from cskd.suite import SuiteError, check_builds, load_suite
 
     try:
@@ -164,7 +166,9 @@ def run(args: argparse.Namespace) -> int:
         return fail(error)
     if args.executor != "inprocess":  # the device is chosen where the jobs run
         return run_with_executor(runner, args)
-    summary = runner.sweep()
+    repair_torn_tail(runner.paths.runs_csv)  # issue 22 hook: a torn last row is set aside once (cskd/repair.py)
+    with stop_between_steps():  # issue 22 hook: SIGTERM/SIGINT stop between steps (cskd/stopping.py)
+        summary = runner.sweep()
     print(
         f"{suite.name} [{plan.profile.name}]: {summary.trained} trained, {summary.done_before} already done, "
         f"{summary.failed} failed, {summary.left_to_others} left to another runner -> {runner.paths.runs_csv}"

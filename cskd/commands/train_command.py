@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cskd.atomicfile import write_text_atomic
 from cskd.cli import add_engine_arguments, engine_options
 from cskd.limits import seed_argument, training_set_problem, width_problem
+from cskd.stopping import stop_between_steps
 
 if TYPE_CHECKING:
     from cskd.engine.recipe import Recipe
@@ -171,9 +173,10 @@ def run(args: argparse.Namespace) -> int:
         epochs_csv=args.out / "epochs.csv",
         label=args.method,
     )
-    (outcome,) = train_group([job], data, recipe, options, teacher)
+    with stop_between_steps():  # issue 22 hook: SIGTERM/SIGINT stop between steps (cskd/stopping.py)
+        (outcome,) = train_group([job], data, recipe, options, teacher)
     summary = {**outcome.__dict__, "config": config, "dataset_source": data.source, "data_sha256": data.sha256}
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    write_text_atomic(args.out / "summary.json", json.dumps(summary, indent=2, default=str))
     if outcome.status != "ok":
         print(f"FAILED: {outcome.error}")
         return 1
