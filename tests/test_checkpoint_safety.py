@@ -53,7 +53,9 @@ def test_checkpoint_load_refuses_a_pickle_that_runs_code(tmp_path):
 def test_reference_teachers_load_as_data():
     from cskd.engine.checkpoint import load
 
-    for path in sorted(Path("reference/teachers").glob("*.pt")):
+    teachers = sorted((Path(__file__).resolve().parents[1] / "reference" / "teachers").glob("*.pt"))
+    assert teachers
+    for path in teachers:
         state = load(path)
         assert state is not None and all(isinstance(v, torch.Tensor) for v in state["model"].values())
 

@@ -104,3 +104,12 @@ def test_a_failed_figure_write_leaves_no_partial_file(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         save_figure(matplotlib.figure.Figure(), tmp_path / "figures" / "curves", "title")
     assert list((tmp_path / "figures").iterdir()) == []  # no 0-byte PNG, no temporary file
+
+
+def test_contradictory_or_repeated_selection_options_are_refused(tmp_path, capsys):
+    suite = write_suite(tmp_path, {})
+    common = ["run", str(suite), "--dry-run", "--results-dir", str(tmp_path)]
+    err = run_fails(capsys, *common, "--only", "method=KD", "--only", "method=CE")
+    assert "--only method=KD and --only method=CE" in err
+    err = run_fails(capsys, *common, "--no-lockstep", "--lockstep-size", "2")
+    assert "give one of them" in err

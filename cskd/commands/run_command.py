@@ -10,6 +10,7 @@ from cskd.cli import add_engine_arguments, add_results_argument, engine_options
 from cskd.commands.data_command import add_mirror_argument
 from cskd.executors.cli import add_executor_arguments
 from cskd.limits import seed_argument
+from cskd.usererrors import UserError
 
 if TYPE_CHECKING:
     from cskd.data import Availability
@@ -68,7 +69,9 @@ def group_size(text: str) -> int:
 
 
 def lockstep_options(args: argparse.Namespace) -> dict[str, bool | int | None]:
-    """The RunnerOptions fields of --no-lockstep and --lockstep-size."""
+    """The RunnerOptions fields of --no-lockstep and --lockstep-size (which contradict each other)."""
+    if args.no_lockstep and args.lockstep_size is not None:  # issue 22: refused, not silently ignored
+        raise UserError("--no-lockstep trains every run alone; --lockstep-size N groups them: give one of them")
     return {"lockstep": not args.no_lockstep, "lockstep_size": args.lockstep_size}
 
 
@@ -109,6 +112,11 @@ def parse_only(items: list[str]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep:
             raise SuiteError(f"--only {item!r}: expected KEY=VALUE, e.g. --only method=KD")
+        if key in only:  # issue 22: a second value of a key would silently replace the first
+            raise SuiteError(
+                f"--only {key}={only[key]} and --only {key}={value}: a run has one {key}, so both together keep "
+                f"nothing; run the command once per value"
+            )
         only[key] = value
     return only
 
