@@ -25,8 +25,8 @@ def wait_for_an_epoch(process: subprocess.Popen, epochs_dir, timeout: float = 30
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_stops_between_steps_and_the_sweep_resumes(tmp_path, data_dir, signum, code):
-    recipe = {"epochs": 40, "batch_size": 50, "lr": 0.05, "milestones": []}
-    suite = tiny_suite(tmp_path, recipe=recipe, teachers=["T"], pairs=[], methods={})  # a teacher: 40 short epochs
+    recipe = {"epochs": 5, "batch_size": 50, "lr": 0.05, "milestones": []}
+    suite = tiny_suite(tmp_path, recipe=recipe, teachers=["T"], pairs=[], methods={})  # a teacher: 5 short epochs
     process = subprocess.Popen(
         command(suite, tmp_path, data_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -49,7 +49,7 @@ def test_a_signal_stops_between_steps_and_the_sweep_resumes(tmp_path, data_dir, 
     assert result.returncode == 0, result.stdout + result.stderr
     assert not orphan.exists()
     table = rows(tmp_path)
-    assert len(table) == 1 and table["status"].iloc[0] == "ok" and table["epochs"].iloc[0] == 40
+    assert len(table) == 1 and table["status"].iloc[0] == "ok" and table["epochs"].iloc[0] == 5
 
 
 def test_a_torn_runs_csv_is_rewritten_once_with_a_backup(tmp_path, capsys):
