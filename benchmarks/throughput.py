@@ -45,6 +45,7 @@ from cskd.data import ImageDataset, load_dataset, subset
 from cskd.engine.trainer import EngineOptions
 from cskd.methods.base import UnknownMethodError, get_method
 from cskd.suite import ModelRef
+from cskd.usererrors import UserError
 
 TABLE1_METHODS = ["kd", "fitnet", "kdgan", "ab", "cckd", "cskd"]
 LEVERS = ["bf16", "channels_last", "compile", "inference_mode"]
@@ -299,7 +300,10 @@ def print_estimate(config: BenchConfig, data: ImageDataset, engine: Measurement)
 
 def main(argv: list[str] | None = None) -> int:
     args = resolve_arguments(build_parser().parse_args(argv))
-    device = pick_device(args.device)
+    try:
+        device = pick_device(args.device)
+    except UserError as error:
+        raise SystemExit(f"error: {error}") from None
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     data = load_dataset(args.dataset, args.data_dir)

@@ -17,7 +17,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,12 +58,18 @@ def lock_for(path: Path) -> FileLock:
 
 
 def read_csv_table(
-    path: Path, *, text: Iterable[str], numbers: Iterable[str] = (), required: Iterable[str] = ()
+    path: Path,
+    *,
+    text: Iterable[str],
+    numbers: Iterable[str] = (),
+    required: Iterable[str] = (),
+    checks: Mapping[str, Callable[[str], str]] | None = None,
 ) -> CsvTable:
     """The rows of the CSV file ``path``: columns in ``text`` as strings (``""`` when empty), columns in ``numbers``
     as numbers (NaN when empty; any other non-number makes the record damaged), other columns as numbers when every
     value is one, else as text. Raises :class:`CsvFileError` when the file has no header or lacks a ``required``
-    column; a damaged record is listed in :attr:`CsvTable.damaged` and left out."""
+    column; a damaged record is listed in :attr:`CsvTable.damaged` and left out. ``checks`` maps a column to a function
+    saying why a value of it is not acceptable ("" when it is): a record failing one is damaged too."""
     text_columns, number_columns = set(text), set(numbers)
     lines = io.StringIO(path.read_bytes().decode("utf-8", errors="surrogateescape"), newline="").readlines()
     if not lines or not lines[0].strip():
@@ -74,7 +80,7 @@ def read_csv_table(
         raise CsvFileError(f"{path} lacks the columns {missing}: not the expected table (header: {header})")
     rows, damaged = [], []
     for line, record in _records(lines, len(header)):
-        problem = record if isinstance(record, str) else _problem(record, header, number_columns)
+        problem = record if isinstance(record, str) else _problem(record, header, number_columns, checks or {})
         if problem:
             damaged.append(DamagedLine(path, line, problem))
         else:
@@ -112,7 +118,9 @@ def _records(lines: list[str], width: int) -> Iterator[tuple[int, list[str] | st
         index += consumed if isinstance(record, list) and len(record) == width else 1
 
 
-def _problem(record: list[str], header: list[str], numbers: set[str]) -> str:
+def _problem(
+    record: list[str], header: list[str], numbers: set[str], checks: Mapping[str, Callable[[str], str]]
+) -> str:
     """What is wrong with ``record`` ("" when nothing)."""
     if len(record) != len(header):
         return f"{len(record)} fields where the header has {len(header)} (a partly written line?)"
@@ -121,6 +129,8 @@ def _problem(record: list[str], header: list[str], numbers: set[str]) -> str:
             return f"column {name}: bytes that are not UTF-8"
         if name in numbers and value and _number(value) is None:
             return f"column {name}: {value[:40]!r} is not a number"
+        if name in checks and (problem := checks[name](value)):
+            return f"column {name}: {problem}"
     return ""
 
 
@@ -137,11 +147,12 @@ def _column(values: list[str], name: str, text: set[str], numbers: set[str]) -> 
     parsed = [math.nan if not v else _number(v) for v in values]
     if name not in numbers and any(p is None for p in parsed):
         return pd.Series(values, dtype=object)  # an undeclared text column
-    if values and all(_INTEGER.fullmatch(v) for v in values):
+    if values and all(_INTEGER.fullmatch(v) and _INT64_MIN <= int(v) <= _INT64_MAX for v in values):
         return pd.Series([int(v) for v in values], dtype="int64")
     return pd.Series(parsed, dtype="float64")
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1  # an integer column beyond them is read as numbers (floats)
 _reported: set[DamagedLine] = set()
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ import torch
 from cskd.data import dataset_input_size
 from cskd.engine.recipe import Recipe
 from cskd.features import FeatureSpec
+from cskd.limits import seed_problem, training_set_problem, width_problem
 from cskd.methods.base import build_method, close_names, get_method
 from cskd.suite import MethodEntry, ModelRef, Pair, Profile, Suite, SuiteError, TeacherCheckpoint
 
@@ -353,3 +355,35 @@ def _model_spec(name: str, kwargs: str, num_classes: int, input_size: tuple[int,
     with torch.device("meta"):
         model = create_model(name, num_classes=num_classes, **json.loads(kwargs))
     return feature_spec(model, input_size)
+
+
+def check_plan(plan: Plan) -> None:
+    """Raise :class:`SuiteError` for the first run of ``plan`` out of bounds: its seed (``--seeds``
+    included), its models' widths, a batch larger than its training subset."""
+    where = plan.suite.path
+    for run in plan.runs:
+        problem = seed_problem(run.seed)
+        if problem:
+            raise SuiteError(f"{where}: seeds (or --seeds): {problem}")
+        for model in filter(None, (run.student_model, run.teacher_model)):
+            if "width_multiplier" in model.kwargs and (problem := width_problem(model.kwargs["width_multiplier"])):
+                raise SuiteError(f"{where}: width_multiplier of {run.student}: {problem}")
+        if run.train_subset is not None and run.recipe.batch_size > run.train_subset:
+            raise SuiteError(batch_problem(where, run, run.train_subset))
+
+
+def check_data(plan: Plan, data_of: Callable[[RunSpec], Any]) -> None:
+    """Raise :class:`SuiteError` for the first run of ``plan`` whose loaded data (``data_of(run)``, an
+    :class:`~cskd.data.ImageDataset`) cannot train it: fewer training images than classes (a class-balanced subset
+    would leave classes out) or fewer than one batch."""
+    for run in plan.runs:
+        data = data_of(run)
+        if problem := training_set_problem(len(data.train_labels), data.num_classes, run.recipe.batch_size):
+            raise SuiteError(f"{plan.suite.path}: train_subset / recipe.batch_size of {run.describe()}: {problem}")
+
+
+def batch_problem(where: Any, run: RunSpec, images: int) -> str:
+    return (
+        f"{where}: recipe.batch_size: {run.recipe.batch_size} is more than the {images} training images of "
+        f"{run.describe()}: use a batch of at most {images} (or a larger train_subset)"
+    )

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from cskd.csvfiles import CsvTable, append_line, read_csv_table, report_damaged
+from cskd.limits import run_id_problem, seed_text_problem
 
 #: columns of runs.csv, in order; docs/results.md documents each
 RUN_COLUMNS: tuple[str, ...] = (
@@ -102,12 +103,14 @@ TEXT_COLUMNS: tuple[str, ...] = (
 
 #: runs.csv columns holding numbers (empty when unknown)
 NUMBER_COLUMNS: tuple[str, ...] = tuple(c for c in RUN_COLUMNS if c not in TEXT_COLUMNS)
+#: values a row must have to be used at all: a run id names files, so it must be one (issue 22: paths confined)
+ROW_CHECKS = {"run_id": run_id_problem, "seed": seed_text_problem}
 
 
 def read_runs_table(path: Path) -> CsvTable:
     """The rows of a ``runs.csv`` and its damaged records (:func:`cskd.csvfiles.read_csv_table`); raises
     :class:`~cskd.csvfiles.CsvFileError` when the file is not a runs.csv at all."""
-    return read_csv_table(path, text=TEXT_COLUMNS, numbers=NUMBER_COLUMNS, required=RUN_COLUMNS)
+    return read_csv_table(path, text=TEXT_COLUMNS, numbers=NUMBER_COLUMNS, required=RUN_COLUMNS, checks=ROW_CHECKS)
 
 
 def read_runs(path: Path) -> pd.DataFrame:
@@ -125,7 +128,9 @@ def read_runs(path: Path) -> pd.DataFrame:
 
 def read_epochs(path: Path) -> pd.DataFrame:
     """The rows of an ``epochs/<run_id>.csv`` (``phase`` as text, every other column a number)."""
-    table = read_csv_table(path, text=("phase",), numbers=[c for c in EPOCH_COLUMNS if c != "phase"])
+    table = read_csv_table(
+        path, text=("phase",), numbers=[c for c in EPOCH_COLUMNS if c != "phase"], required=("epoch", "phase")
+    )
     report_damaged(table.damaged)
     return table.frame
 

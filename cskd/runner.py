@@ -30,6 +30,7 @@ from cskd.engine.trainer import (
     train_group,
 )
 from cskd.plan import Plan, RunSpec, check_builds
+from cskd.repair import sweep_run_temporaries
 from cskd.run_status import RunStatus, RunStatuses
 from cskd.store import ResultsStore
 
@@ -143,6 +144,8 @@ class Runner:
                 continue
             locks.append(lock)
             mine.append(run)
+            # temporary files a killed writer left for this run, now that it is ours (cskd/repair.py)
+            sweep_run_temporaries(self.paths.checkpoint(run.run_id), self.paths.epochs_csv(run.run_id))
         try:
             statuses = self.statuses(mine)  # the other runner may have just finished some
             summary.done_before += sum(statuses[r.run_id].state == "done" for r in mine)

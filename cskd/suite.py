@@ -25,15 +25,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import timm
-import yaml
 
 from cskd.data import dataset_split_sizes, get_source
 from cskd.data.augment import NORMALIZATIONS
 from cskd.data.errors import UnknownDatasetError
 from cskd.engine.recipe import Recipe, RecipeError
+from cskd.limits import MAX_EPOCHS, seed_problem, short_repr, suite_name_problem, width_problem
 from cskd.locations import BENCHMARKS
 from cskd.methods.base import MethodOptionError, UnknownMethodError, close_names, get_method
 from cskd.typecheck import type_problem
+from cskd.yamlfile import YamlFileError, read_yaml
 
 PAPER_RESULTS = BENCHMARKS / "paper_results.csv"
 PUBLISHED_RESULTS = BENCHMARKS / "published_results.csv"
@@ -252,10 +253,10 @@ class _Reader:
 def load_suite(name_or_path: str | Path) -> Suite:
     """Read and validate a suite; raises :class:`SuiteError` naming the file and key of the first problem."""
     path = resolve_suite_path(name_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise SuiteError(f"{path}: not valid YAML: {error}") from None
+    try:  # issue 22 hook: size cap, UTF-8, duplicate keys, alias bombs (cskd/yamlfile.py)
+        raw = read_yaml(path)
+    except YamlFileError as error:
+        raise SuiteError(str(error)) from None
     read = _Reader(path)
     if not isinstance(raw, dict):
         raise SuiteError(f"{path}: the top level must be a mapping of keys, got {type(raw).__name__}")
@@ -294,6 +295,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
     profiles = {str(n): _read_profile(read, str(n), v, suite) for n, v in raw.get("profiles", {}).items()}
     suite = dataclasses.replace(suite, profiles=profiles)
     _check_normalization(read, suite)
+    _check_limits(suite)  # name, seeds, widths, epochs, duplicate methods (bounds: cskd/limits.py)
     return suite
 
 
@@ -574,3 +576,44 @@ def _check_normalization(read: _Reader, suite: Suite) -> None:
                 f"{suite.normalization!r} is the authors' CIFAR normalisation, but {key} is {dataset!r}: use it with "
                 f"cifar10, cifar100 or cifar10-jpeg only",
             )
+
+
+def _check_limits(suite: Suite) -> None:
+    """Raise :class:`SuiteError` naming the file and key of the first value of ``suite`` (a
+    :class:`Suite`) out of bounds: its name, seeds, profile epochs and widths, and two method labels with
+    one configuration."""
+
+    def fail(key: str, problem: str) -> SuiteError:
+        return SuiteError(f"{suite.path}: {key}: {problem}")
+
+    if problem := suite_name_problem(suite.name):
+        raise fail("name", problem)
+    seeds = [("seeds", suite.seeds), ("teacher_seed", [suite.teacher_seed])]
+    seeds += [(f"profiles.{p.name}.seeds", p.seeds or []) for p in suite.profiles.values()]
+    for key, values in seeds:
+        for seed in values:
+            if problem := seed_problem(seed):
+                raise fail(key, problem)
+    for label, model in suite.models.items():
+        if "width_multiplier" in model.kwargs and (problem := width_problem(model.kwargs["width_multiplier"])):
+            raise fail(f"models.{label}.kwargs.width_multiplier", problem)
+    for profile in suite.profiles.values():
+        key = f"profiles.{profile.name}."
+        if profile.epochs is not None and not 1 <= profile.epochs <= MAX_EPOCHS:
+            raise fail(f"{key}epochs", f"must be between 1 and {MAX_EPOCHS}, got {short_repr(profile.epochs)}")
+        factors = profile.width_multiplier
+        for label, factor in factors.items() if isinstance(factors, dict) else [("", factors)]:
+            if problem := width_problem(factor):
+                raise fail(f"{key}width_multiplier" + (f".{label}" if label else ""), problem)
+    configurations: dict[str, str] = {}
+    for entry in suite.methods:  # with every option's default filled in, as the plan resolves it
+        defaults = {option.name: option.default for option in get_method(entry.name).options()}
+        configuration = repr((entry.name, sorted((defaults | entry.args).items())))
+        if configuration in configurations:
+            raise fail(
+                f"methods.{entry.label}",
+                f"the same configuration as methods.{configurations[configuration]} ({entry.name} with "
+                f"{short_repr(entry.args) if entry.args else 'no arguments'}): one run would stand for both labels; "
+                f"remove one or make them differ",
+            )
+        configurations[configuration] = entry.label

@@ -17,6 +17,8 @@ import types
 import typing
 from typing import Any, Literal, Union
 
+from cskd.limits import short_repr
+
 _PLURALS = {int: "integers", float: "numbers", str: "strings", bool: "true/false values"}
 _SEQUENCES = (list, tuple, collections.abc.Sequence)
 _MAPPINGS = (dict, collections.abc.Mapping)
@@ -82,8 +84,7 @@ def _matches(value: Any, annotation: Any) -> bool:
 
 def _shown(value: Any) -> str:
     kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a mapping"}
-    text = repr(value)
-    return f"{kind.get(type(value), type(value).__name__)} ({text if len(text) <= 60 else text[:57] + '...'})"
+    return f"{kind.get(type(value), type(value).__name__)} ({short_repr(value)})"
 
 
 def check_annotations_supported(annotation: Any) -> None:

@@ -175,10 +175,11 @@ def test_readme_cifar10_cpu_profile_trains_and_reports(tmp_path, subset_data_dir
 
 @pytest.mark.slow
 def test_readme_cub_cpu_profile_trains_on_a_cub_tree_and_reports(tmp_path, data_dir, monkeypatch):
-    tree = write_cub_tree(tmp_path / "data", data_dir, num_classes=10, train=10, test=5)
+    tree = write_cub_tree(tmp_path / "data", data_dir, num_classes=10, train=20, test=10)
     monkeypatch.setattr(cub, "RELEASE", tree.release())
     runs = run_cpu_profile("readme_cub", tmp_path / "results", tmp_path / "data")
-    assert (runs["dataset"] == "cub200").all() and (runs["train_size"] == 100).all() and (runs["test_size"] == 50).all()
+    assert (runs["dataset"] == "cub200").all()
+    assert (runs["train_size"] == 200).all() and (runs["test_size"] == 100).all()
     assert runs["dataset_source"].str.contains("CUB-200-2011").all()
     text = render("readme_cub", tmp_path / "results")
     for value in ("53.09", "45.91", "51.60", "53.13"):  # teacher; CE, KD and CSKD of the profile's pair

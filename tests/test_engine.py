@@ -107,8 +107,8 @@ def test_killed_training_resumes_to_the_same_numbers(tmp_path, data_dir, small_c
     expected, resumed = pd.read_csv(whole / "epochs.csv"), pd.read_csv(killed / "epochs.csv")
     columns = ["epoch", "lr", "train_loss", "train_top1", "test_loss", "test_top1", "test_top5"]
     pd.testing.assert_frame_equal(expected[columns], resumed[columns], check_exact=True)
-    a = torch.load(whole / "checkpoint.pt", weights_only=False)["model"]
-    b = torch.load(killed / "checkpoint.pt", weights_only=False)["model"]
+    a = torch.load(whole / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(killed / "checkpoint.pt", weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -137,8 +137,8 @@ def test_lockstep_students_equal_students_trained_alone(tmp_path, small_cifar, m
     assert all(o.status == "ok" for o in joint + separate), [o.error for o in joint + separate]
     assert [o.lockstep for o in joint] == [len(methods)] * len(methods)
     for a, b in zip(together, alone, strict=True):
-        x = torch.load(a.checkpoint, weights_only=False)
-        y = torch.load(b.checkpoint, weights_only=False)
+        x = torch.load(a.checkpoint, weights_only=True)
+        y = torch.load(b.checkpoint, weights_only=True)
         assert all(torch.equal(x["model"][k], y["model"][k]) for k in x["model"]), a.method
         assert all(torch.equal(x["method"][k], y["method"][k]) for k in x["method"] if torch.is_tensor(x["method"][k]))
         assert [r["test_top1"] for r in x["history"]] == [r["test_top1"] for r in y["history"]]

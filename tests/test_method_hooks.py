@@ -106,13 +106,13 @@ def test_interrupted_group_of_stateful_methods_resumes_to_identical_numbers(tmp_
         x, y = pd.read_csv(a.epochs_csv), pd.read_csv(b.epochs_csv)
         numbers = [c for c in x.columns if c != "seconds"]
         pd.testing.assert_frame_equal(x[numbers], y[numbers], check_exact=True)
-        left, right = torch.load(a.checkpoint, weights_only=False), torch.load(b.checkpoint, weights_only=False)
+        left, right = torch.load(a.checkpoint, weights_only=True), torch.load(b.checkpoint, weights_only=True)
         assert all(torch.equal(left["model"][k], right["model"][k]) for k in left["model"]), a.method
         assert left["method"].keys() == right["method"].keys()
         assert all(torch.equal(left["method"][k], right["method"][k]) for k in left["method"]), a.method
     ft = pd.read_csv(tmp_path / "whole" / "ft.csv")
     assert list(ft["phase"]) == ["init", "main", "main", "main"] and ft["lr"].iloc[0] == 0.02
-    crd = torch.load(tmp_path / "whole" / "crd.pt", weights_only=False)["method"]
+    crd = torch.load(tmp_path / "whole" / "crd.pt", weights_only=True)["method"]
     assert crd["memory_student"].shape == (256, 128) and crd["z_student"] > 0
     dkd = pd.read_csv(tmp_path / "whole" / "dkd.csv")
     assert {"loss_ce", "loss_tckd", "loss_nckd"} <= set(dkd.columns)
@@ -179,8 +179,8 @@ def test_killed_crd_run_resumes_its_memory_bank_bitwise(tmp_path, data_dir):
     expected, resumed = pd.read_csv(whole / "epochs.csv"), pd.read_csv(killed / "epochs.csv")
     numbers = [c for c in expected.columns if c != "seconds"]
     pd.testing.assert_frame_equal(expected[numbers], resumed[numbers], check_exact=True)
-    a = torch.load(whole / "checkpoint.pt", weights_only=False)
-    b = torch.load(killed / "checkpoint.pt", weights_only=False)
+    a = torch.load(whole / "checkpoint.pt", weights_only=True)
+    b = torch.load(killed / "checkpoint.pt", weights_only=True)
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     for name in ("memory_student", "memory_teacher", "z_student", "z_teacher"):
         assert torch.equal(a["method"][name], b["method"][name]), name

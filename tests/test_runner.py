@@ -250,9 +250,10 @@ def test_a_damaged_supplied_teacher_stops_the_sweep_before_training(tmp_path, ca
     common = (str(suite), "--results-dir", str(tmp_path), "--data-dir", str(cached_data))
     code, out, _ = run_cli("run", *common, "--dry-run")
     kd = next(line for line in out.splitlines() if "KD" in line)
-    assert "[blocked]" in kd and f"teacher checkpoint {teacher} has sha256" in kd and "download it again" in kd
+    assert "[blocked]" in kd and f"teacher checkpoint {teacher} does not have the sha256" in kd
+    assert "download it again" in kd and hashlib.sha256(teacher.read_bytes()).hexdigest() not in out  # no file's hash
     code, out, err = run_cli("run", *common)
-    assert code == 2 and f"teacher checkpoint {teacher} has sha256" in err
+    assert code == 2 and f"teacher checkpoint {teacher} does not have the sha256" in err
     assert not (tmp_path / "mini" / "runs.csv").exists()  # nothing trained
 
 

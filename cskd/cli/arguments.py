@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cskd.limits import seed_argument
+from cskd.usererrors import UserError
+
 if TYPE_CHECKING:  # the CLI answers --help without importing torch; each command imports what it needs when it runs
     import torch
 
@@ -47,9 +50,16 @@ def pick_device(name: str) -> torch.device:
 
     if name == "auto":
         return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise UserError(f"--device {name}: not a device cskd trains on; use auto, cpu, cuda or cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(f"error: --device {name}: CUDA is not available on this machine; use --device cpu")
+        raise UserError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise UserError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return device
 
 
@@ -112,7 +122,7 @@ def add_plan_arguments(parser: argparse.ArgumentParser, as_given: bool = False) 
         "exactly (case-sensitive); repeatable",
     )
     parser.add_argument(
-        "--seeds", type=int, nargs="+", default=None, help=explained("override the suite's (profile's) seeds")
+        "--seeds", type=seed_argument, nargs="+", default=None, help=explained("override the suite's (profile's) seeds")
     )
     add_results_argument(parser)
     parser.add_argument(
@@ -141,7 +151,9 @@ def group_size(text: str) -> int:
 
 
 def lockstep_options(args: argparse.Namespace) -> dict[str, bool | int | None]:
-    """The RunnerOptions fields of --no-lockstep and --lockstep-size."""
+    """The RunnerOptions fields of --no-lockstep and --lockstep-size (which contradict each other)."""
+    if args.no_lockstep and args.lockstep_size is not None:  # refused, not silently ignored
+        raise UserError("--no-lockstep trains every run alone; --lockstep-size N groups them: give one of them")
     return {"lockstep": not args.no_lockstep, "lockstep_size": args.lockstep_size}
 
 
@@ -153,5 +165,10 @@ def parse_only(items: list[str]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep:
             raise SuiteError(f"--only {item!r}: expected KEY=VALUE, e.g. --only method=KD")
+        if key in only:  # a second value of a key would silently replace the first
+            raise SuiteError(
+                f"--only {key}={only[key]} and --only {key}={value}: a run has one {key}, so both together keep "
+                f"nothing; run the command once per value"
+            )
         only[key] = value
     return only

@@ -24,6 +24,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("input", type=Path, help="the checkpoint to convert")
     parser.add_argument("output", type=Path, help="where to write the converted checkpoint (refuses to overwrite)")
     parser.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
+    parser.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="INPUT is read as data (tensors and plain containers) unless this is given; with it, a file that holds "
+        "other objects (RepDistiller's hold numpy values) is unpickled in full, which runs any code the file holds: "
+        "give it only for a file from a source you trust. The output holds tensors only.",
+    )
     parser.set_defaults(func=run)
 
 
@@ -38,9 +45,18 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"error: {args.input}: no such checkpoint file")
     if args.output.exists() and not args.force:
         raise SystemExit(f"error: {args.output} exists: choose another path or pass --force")
+    if args.trust_pickle:
+        print(f"trusting {args.input} (--trust-pickle): unpickling it in full runs any code it holds")
     try:
-        checkpoint = torch.load(args.input, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as error:
+        checkpoint = torch.load(args.input, map_location="cpu", weights_only=not args.trust_pickle)
+    except pickle.UnpicklingError as error:
+        if "GLOBAL" in str(error) and not args.trust_pickle:
+            raise SystemExit(
+                f"error: {args.input} holds objects other than tensors and plain containers, which only a pickle "
+                f"that runs code could rebuild: if the file comes from a source you trust, pass --trust-pickle"
+            ) from None
+        raise SystemExit(f"error: {args.input}: cannot read it as a PyTorch checkpoint ({error})") from None
+    except (RuntimeError, EOFError, OSError) as error:
         raise SystemExit(f"error: {args.input}: cannot read it as a PyTorch checkpoint ({error})") from None
     try:
         converted = convert_repdistiller(args.model, reference_state_dict(checkpoint))

@@ -6,11 +6,14 @@ Also ``python -m cskd``.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Sequence
 
 from cskd import __version__
 from cskd.allocator import ensure_allocator_settings
+from cskd.stopping import Stopped, install_stop_at_once
+from cskd.usererrors import EXIT_USER_ERROR, user_error_line
 
 DESCRIPTION = """\
 cskd: reproduce and extend "Improving Knowledge Distillation via Category Structure" (CSKD, ECCV 2020).
@@ -58,8 +61,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # a command started as a program gets the allocator settings of scripts/env.sh (cskd.allocator)
         ensure_allocator_settings()
     args = build_parser().parse_args(argv)
+    install_stop_at_once()  # SIGTERM stops with a message and exit 143 (cskd/stopping.py)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted: finished runs are recorded; run the same command again to resume", file=sys.stderr)
         return 130
+    except Stopped as stop:  # where to resume, exit 128 + signal (cskd/stopping.py)
+        command = shlex.join(["cskd", *(sys.argv[1:] if argv is None else argv)])
+        print(
+            f"stopped by {stop}: every finished epoch is checkpointed and no unfinished run was recorded; "
+            f"resume with: {command}",
+            file=sys.stderr,
+        )
+        return stop.exit_code
+    except Exception as error:  # an error the user can fix is one line, exit 2 (cskd/usererrors.py)
+        line = user_error_line(error)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        return EXIT_USER_ERROR

@@ -123,6 +123,12 @@ def add_check_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         help="largest allowed |got - expected|, in accuracy points (default: %(default)s)",
     )
     parser.add_argument(
+        "--partial",
+        action="store_true",
+        help="check only the cells the reference (or paper) holds: cells of the results without an expected value "
+        "are listed but do not fail the check (without it they do)",
+    )
+    parser.add_argument(
         "--suite",
         metavar="NAME_OR_PATH",
         help="the suite of the results (default: the one named in runs.csv); needed to find the paper's table",
@@ -187,7 +193,15 @@ def run_check(args: argparse.Namespace) -> int:
                 raise ReportInputError(f"the results hold suites {names}: name one with --suite")
             suite = _load_suite(names[0])
         against = args.against if args.against in PAPER_WORDS else _runs_file(Path(args.against))
-        result = check(runs, against, tolerance=args.tolerance, metric=args.metric, suite=suite, profile=args.profile)
+        result = check(
+            runs,
+            against,
+            tolerance=args.tolerance,
+            metric=args.metric,
+            suite=suite,
+            profile=args.profile,
+            partial=args.partial,  # unchecked cells fail unless a subset was asked for
+        )
         terms = _loss_terms(args, against)
     except ReportInputError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -57,8 +57,10 @@ def run(args: argparse.Namespace) -> int:
     from cskd.data.shipped import requested_subset
     from cskd.engine.checkpoint import CheckpointError
     from cskd.locations import results_dir
-    from cskd.plan import check_builds, dataset_alternatives, expand
+    from cskd.plan import check_builds, check_data, check_plan, dataset_alternatives, expand
+    from cskd.repair import repair_torn_tail
     from cskd.runner import Runner, RunnerOptions
+    from cskd.stopping import stop_between_steps
     from cskd.suite import SuiteError, load_suite
 
     try:
@@ -71,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
             print(notice, file=sys.stderr, flush=True)
         plan = expand(suite, args.profile, args.seeds, parse_only(args.only), dataset=data.name)
         check_builds(plan)  # every model and every run's method, with the dataset's published sizes
+        check_plan(plan)  # seeds (--seeds), widths, batch vs subset (bounds: cskd/limits.py)
     except (SuiteError, DatasetError) as error:
         return fail(error)
     problem = check_executor_arguments(args)
@@ -92,13 +95,16 @@ def run(args: argparse.Namespace) -> int:
             print(f"fetching {data.name} before training: {data.detail} (--no-download to opt out)", flush=True)
             print(f"{data.name}: {fetch_dataset(data.name, args.data_dir, args.mirror)}", flush=True)
         runner.load_all_data()
+        check_data(plan, runner.data)  # training images vs classes and batch
         runner.check_builds()  # again with the loaded data's sizes (an image folder's are only known now)
         runner.verify_supplied_teachers()
     except (DatasetError, SuiteError, CheckpointError) as error:
         return fail(error)
     if args.executor != "inprocess":  # the device is chosen where the jobs run
         return run_with_executor(runner, args)
-    summary = runner.sweep()
+    repair_torn_tail(runner.paths.runs_csv)  # a torn last row is set aside once (cskd/repair.py)
+    with stop_between_steps():  # SIGTERM/SIGINT stop between steps (cskd/stopping.py)
+        summary = runner.sweep()
     print(
         f"{suite.name} [{plan.profile.name}]: {summary.trained} trained, {summary.done_before} already done, "
         f"{summary.failed} failed, {summary.left_to_others} left to another runner -> {runner.paths.runs_csv}"

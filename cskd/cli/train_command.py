@@ -8,7 +8,10 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cskd.atomicfile import write_text_atomic
 from cskd.cli.arguments import add_engine_arguments, engine_options, fail
+from cskd.limits import seed_argument, training_set_problem, width_problem
+from cskd.stopping import stop_between_steps
 
 if TYPE_CHECKING:
     from cskd.engine.recipe import Recipe
@@ -55,7 +58,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--subset", type=int, default=None, help="train on a class-balanced subset of N images")
     parser.add_argument("--test-subset", type=int, default=None, help="evaluate on a class-balanced subset")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_argument, default=0)
     parser.add_argument("--out", type=Path, default=Path("runs/train"), help="output directory (default runs/train)")
     add_engine_arguments(parser)
     parser.set_defaults(func=run)
@@ -110,6 +113,12 @@ def run(args: argparse.Namespace) -> int:
         recipe = build_recipe(args)
     except (ValueError, UnknownMethodError, MethodOptionError, RecipeError) as error:
         return fail(error)
+    for option, factor in (
+        ("--width-multiplier", args.width_multiplier),
+        ("--teacher-width-multiplier", args.teacher_width_multiplier),
+    ):
+        if factor is not None and (problem := width_problem(factor)):  # issue 22 hook: bounds (cskd/limits.py)
+            return fail(f"{option}: {problem}")
     model_kwargs = width_kwargs(args.width_multiplier)
     teacher_kwargs = width_kwargs(args.teacher_width_multiplier)
     options = engine_options(args, seed=args.seed)
@@ -117,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
         data = load_subset(args.dataset, args.data_dir, args.subset, args.test_subset, seed=0)  # hook (issue 18)
     except DatasetError as error:
         return fail(error)
+    if problem := training_set_problem(len(data.train_labels), data.num_classes, recipe.batch_size):
+        return fail(f"--subset / --batch-size: {problem}")  # issue 22 hook: bounds (cskd/limits.py)
     teacher = None
     if args.method != "ce" or args.teacher_checkpoint:
         if not (args.teacher_model and args.teacher_checkpoint):
@@ -156,9 +167,10 @@ def run(args: argparse.Namespace) -> int:
         epochs_csv=args.out / "epochs.csv",
         label=args.method,
     )
-    (outcome,) = train_group([job], data, recipe, options, teacher)
+    with stop_between_steps():  # issue 22 hook: SIGTERM/SIGINT stop between steps (cskd/stopping.py)
+        (outcome,) = train_group([job], data, recipe, options, teacher)
     summary = {**outcome.__dict__, "config": config, "dataset_source": data.source, "data_sha256": data.sha256}
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    write_text_atomic(args.out / "summary.json", json.dumps(summary, indent=2, default=str))
     if outcome.status != "ok":
         print(f"FAILED: {outcome.error}")
         return 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,11 @@ import torch
 
 #: what to do about a damaged checkpoint of a run, the default advice
 RESTART_RUN = "delete it to train this run again from scratch"
+#: how to use a file that needs more than plain data, given only when its source is trusted
+TRUSTED_CONVERSION = (
+    "if it comes from a source you trust, convert it once with `cskd convert-checkpoint --trust-pickle` "
+    "(docs/results.md, Checkpoints)"
+)
 
 
 class CheckpointError(RuntimeError):
@@ -37,18 +44,41 @@ def save_atomic(state: dict[str, Any], path: Path) -> None:
 
 def load(path: Path, fix: str = RESTART_RUN) -> dict[str, Any] | None:
     """The checkpoint at ``path``, or None when there is none; an unreadable file raises :class:`CheckpointError`
-    naming it and ``fix``."""
+    naming it and ``fix``.
+
+    A checkpoint is read as data (``torch.load(weights_only=True)``: tensors, numbers, strings and containers of
+    them), never as a pickle that could run code: a file that needs more raises, naming the object it holds.
+    """
     if not path.exists():
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:  # torch raises RuntimeError, EOFError, UnpicklingError, ... for a truncated file
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "GLOBAL" not in str(error):  # not a refused object: a damaged file
+            raise CheckpointError(
+                f"checkpoint {path} is damaged or not a checkpoint ({_short(error)}): {fix}"
+            ) from None
+        advice = "; ".join(part for part in (fix, TRUSTED_CONVERSION) if part)
         raise CheckpointError(
-            f"checkpoint {path} is damaged or not a checkpoint ({type(error).__name__}: {error}): {fix}"
+            f"checkpoint {path} is not plain data: it holds {_unsafe_object(error)}, which only a pickle that runs "
+            f"code could rebuild, and cskd reads checkpoints as tensors and plain containers only: {advice}"
         ) from None
+    except Exception as error:  # torch raises RuntimeError, EOFError, UnpicklingError, ... for a truncated file
+        raise CheckpointError(f"checkpoint {path} is damaged or not a checkpoint ({_short(error)}): {fix}") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path} holds a {type(state).__name__}, not a state dict: {fix}")
     return state
+
+
+def _unsafe_object(error: Exception) -> str:
+    """The global a weights-only load refused, as torch names it (``posix.system``), from its error message."""
+    match = re.search(r"GLOBAL ([\w.]+)", str(error))
+    return f"the object {match.group(1)}" if match else "an object other than tensors and plain containers"
+
+
+def _short(error: Exception, limit: int = 300) -> str:
+    text = " ".join(f"{type(error).__name__}: {error}".split())
+    return text if len(text) <= limit else text[:limit] + " ..."
 
 
 def diverged(history: list[dict[str, Any]]) -> str:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from cskd.limits import MAX_EPOCHS, short_repr
 from cskd.typecheck import type_problem
+
+#: a batch larger than any dataset cskd knows (Tiny ImageNet has 100,000 training images)
+MAX_BATCH_SIZE = 1 << 17
 
 
 class RecipeError(ValueError):
@@ -46,18 +51,23 @@ class Recipe:
             if problem:
                 raise RecipeError(item.name, problem)
         checks = (
-            ("epochs", self.epochs >= 1, "must be >= 1"),
-            ("batch_size", self.batch_size >= 1, "must be >= 1"),
+            ("epochs", 1 <= self.epochs <= MAX_EPOCHS, f"must be between 1 and {MAX_EPOCHS}"),
+            ("batch_size", 1 <= self.batch_size <= MAX_BATCH_SIZE, f"must be between 1 and {MAX_BATCH_SIZE}"),
             ("lr", self.lr > 0, "must be > 0"),
             ("momentum", 0 <= self.momentum < 1, "must be in [0, 1)"),
             ("weight_decay", self.weight_decay >= 0, "must be >= 0"),
             ("milestones", all(m >= 1 for m in self.milestones), "must be epochs >= 1"),
-            ("milestones", list(self.milestones) == sorted(self.milestones), "must be increasing"),
+            ("milestones", all(a < b for a, b in itertools.pairwise(self.milestones)), "must be increasing"),
+            (
+                "milestones",
+                all(m <= self.epochs for m in self.milestones),
+                f"must be at most epochs ({self.epochs}): a milestone m lowers the rate after epoch m",
+            ),
             ("lr_factor", self.lr_factor > 0, "must be > 0"),
         )
         for key, ok, problem in checks:
             if not ok:
-                raise RecipeError(key, f"{problem}, got {getattr(self, key)!r}")
+                raise RecipeError(key, f"{problem}, got {short_repr(getattr(self, key))}")
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate of 1-based ``epoch``."""

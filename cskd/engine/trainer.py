@@ -39,6 +39,7 @@ from cskd.features import Features, FeatureSpec
 from cskd.methods import build_method
 from cskd.models import count_parameters, create_model, extract_features, feature_spec
 from cskd.results import EPOCH_COLUMNS
+from cskd.stopping import check_stop
 
 
 @dataclass(frozen=True)
@@ -462,6 +463,7 @@ def train_group(
     schedule = [("init", e) for e in range(1, init_epochs + 1)] + [("main", e) for e in range(1, recipe.epochs + 1)]
     for phase, epoch in schedule:
         active = [s for s in students if s.alive and s.needs(phase, epoch)]
+        check_stop()  # issue 22 hook: nothing new starts once a stop was asked for (cskd/stopping.py)
         if active:
             _train_epoch(active, teacher, train, test, phase, epoch, recipe, options)
     lockstep = len(students)
@@ -496,6 +498,7 @@ def _train_epoch(
     )
     images = 0
     for x, y, *index in bar:
+        check_stop()  # issue 22 hook: SIGTERM/SIGINT stop here, between steps (cskd/stopping.py)
         images += y.shape[0]
         teacher_features = None
         if needs_teacher:

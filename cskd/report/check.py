@@ -13,6 +13,7 @@ successful result is a failure named ``missing``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,6 +77,8 @@ class CheckResult:
     tolerance: float
     cells: list[CheckedCell]
     notes: list[str] = field(default_factory=list)
+    unchecked: list[CellKey] = field(default_factory=list)  # cells of the results with no expected value
+    partial: bool = False  # the user asked for a subset: unchecked cells are listed, not a failure
 
     @property
     def failures(self) -> list[CheckedCell]:
@@ -88,7 +91,7 @@ class CheckResult:
 
     @property
     def ok(self) -> bool:
-        return bool(self.compared) and not self.failures
+        return bool(self.compared) and not self.failures and (self.partial or not self.unchecked)
 
     def render(self) -> str:
         """Every compared cell (expected, got, difference, outcome), then the verdict naming each failed cell."""
@@ -114,18 +117,30 @@ class CheckResult:
             f"Results ({epoch}; profile {self.profile}) against {self.against}, tolerance ±{self.tolerance:.2f} points"
         )
         table = tabulate(lines, headers=header, tablefmt="simple", disable_numparse=True)
+        unchecked = []
+        if self.unchecked:
+            consequence = "not compared (--partial)" if self.partial else "not compared, so the check fails"
+            unchecked = ["", f"{len(self.unchecked)} cell(s) of the results have no expected value: {consequence}:"]
+            unchecked += [f"  {key.label}" for key in self.unchecked]
         if self.ok:
             verdict = [f"PASS: all {len(self.cells)} cells within ±{self.tolerance:.2f} points"]
+            if self.unchecked:
+                verdict[0] += f" ({len(self.unchecked)} cell(s) of the results not compared, --partial)"
         elif not self.compared:
             verdict = [
                 f"FAIL: nothing was compared: none of the {len(self.cells)} expected cells has a successful run in "
                 f"the results (wrong results file, or every run failed?)"
             ]
-        else:
+        elif self.failures:
             count = f"{len(self.failures)} of {len(self.cells)} cells"
             verdict = [f"FAIL: {count} outside ±{self.tolerance:.2f} points or missing:"]
             verdict += [f"  {cell.name} ({cell.outcome})" for cell in self.failures]
-        return "\n".join([heading, *self.notes, "", table, "", *verdict])
+        else:
+            verdict = [
+                f"FAIL: {len(self.unchecked)} cell(s) of the results were not compared (listed above): give a "
+                f"reference that holds them, or pass --partial to check only the cells it holds"
+            ]
+        return "\n".join([heading, *self.notes, "", table, *unchecked, "", *verdict])
 
 
 def _paper_expectations(suite: SuiteView, runs: pd.DataFrame, notes: list[str]) -> tuple[str, Expected, PaperTable]:
@@ -214,13 +229,17 @@ def check(
     metric: str = "best",
     suite: SuiteLike | None = None,
     profile: str | None = None,
+    partial: bool = False,
 ) -> CheckResult:
     """Compare ``results`` (runs.csv rows) with the paper (``against="paper"``, needs ``suite``; ``"published"``: the
     same, for a suite whose table is of published_results.csv) or with a reference runs.csv (a path); ``metric``:
     accuracy at the ``best`` or ``last`` epoch (for a printed value, where its source states no epoch rule);
-    ``profile``: default the only one."""
-    if tolerance < 0:
-        raise ReportInputError(f"the tolerance must be >= 0 points, got {tolerance}")
+    ``profile``: default the only one.
+
+    A cell of the results with no expected value is listed in :attr:`CheckResult.unchecked` and fails the check
+    unless ``partial`` (the user asked to check a subset)."""
+    if not math.isfinite(tolerance) or tolerance < 0:
+        raise ReportInputError(f"the tolerance must be a finite number >= 0 points, got {tolerance}")
     epoch_rule = check_epoch_rule(metric)
     runs = normalise_runs(results)
     runs, profile = select_profile(suite_runs(suite, runs) if suite is not None else runs, profile)
@@ -238,14 +257,26 @@ def check(
         if not expected:
             raise ReportInputError(f"nothing to compare: {description} has no value for any cell of these results")
         cells = _ruled_cells(expected, paper, RuleTables(runs), epoch_rule, tolerance)
-        return CheckResult(description, epoch_rule, profile, tolerance, cells, notes)
+        unchecked = _unchecked(CellTable(runs, epoch_rule), expected)
+        return CheckResult(description, epoch_rule, profile, tolerance, cells, notes, unchecked, partial)
     description = f"the reference {against}"
     expected = _reference_expectations(read_runs_csv(Path(against), intact=True), runs, profile, epoch_rule)
     if not expected:
         raise ReportInputError(f"nothing to compare: {description} has no value for any cell of these results")
     got = CellTable(runs, epoch_rule)
     cells = [CheckedCell(key, m, value, got.stats(key, m), tolerance) for (key, m), value in expected.items()]
-    return CheckResult(description, epoch_rule, profile, tolerance, cells, notes)
+    return CheckResult(description, epoch_rule, profile, tolerance, cells, notes, _unchecked(got, expected), partial)
+
+
+def _unchecked(got: CellTable, expected: Expected) -> list[CellKey]:
+    """The cells of the results with a successful value that no expected value covers."""
+    covered = {got.resolve(key) for key, _ in expected}
+    return [key for key in got.cell_keys() if key not in covered and _has_result(got, key)]
+
+
+def _has_result(cells: CellTable, key: CellKey) -> bool:
+    """Whether the results hold a successful value of ``key`` for some metric."""
+    return any(cells.stats(key, metric).mean is not None for metric in METRICS)
 
 
 def _ruled_cells(

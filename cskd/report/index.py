@@ -11,6 +11,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from cskd.atomicfile import write_text_atomic
+
 INDEX_NAME = "README.md"
 
 
@@ -41,12 +43,17 @@ def _link(path: Path, root: Path) -> str:
     return f"[{relative}]({relative})"
 
 
+def _shown(path: Path) -> bool:
+    """Whether the index lists ``path``: not a hidden file (a temporary one a killed writer left, say)."""
+    return not path.name.startswith(".")
+
+
 def write_index(reports_dir: Path) -> Path:
     """Rewrite ``reports_dir/README.md`` listing every report and figure found there."""
-    reports = sorted(p for p in reports_dir.iterdir() if p.is_file() and p.name != INDEX_NAME)
+    reports = sorted(p for p in reports_dir.iterdir() if p.is_file() and p.name != INDEX_NAME and _shown(p))
     order = {".md": 0, ".tex": 1, ".csv": 2}
     reports.sort(key=lambda p: (p.stem.removesuffix("-paired"), order.get(p.suffix, 3), p.name))
-    figures = sorted(p for p in reports_dir.rglob("*.png") if p.parent != reports_dir)
+    figures = sorted(p for p in reports_dir.rglob("*.png") if p.parent != reports_dir and _shown(p))
     lines = [
         "# Reports",
         "",
@@ -64,5 +71,5 @@ def write_index(reports_dir: Path) -> Path:
     if not figures:
         lines.append("(none yet)")
     index = reports_dir / INDEX_NAME
-    index.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text_atomic(index, "\n".join(lines) + "\n")
     return index

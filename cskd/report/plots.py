@@ -35,6 +35,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from cskd import results
+from cskd.atomicfile import atomic_path
 from cskd.csvfiles import CsvFileError
 from cskd.report.cells import TEACHER
 from cskd.report.errors import ReportInputError
@@ -60,8 +61,10 @@ def save_figure(figure: Figure, stem: Path, title: str) -> list[Path]:
     """Write ``<stem>.png`` and ``<stem>.pdf``, titled in their metadata (the reports index reads it)."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     png, pdf = Path(f"{stem}.png"), Path(f"{stem}.pdf")
-    figure.savefig(png, dpi=150, metadata={"Title": title})
-    figure.savefig(pdf, metadata={"Title": title, "CreationDate": None})
+    with atomic_path(png) as temp:  # issue 22: a full disk leaves no partial (0-byte) figure
+        figure.savefig(temp, dpi=150, metadata={"Title": title})
+    with atomic_path(pdf) as temp:
+        figure.savefig(temp, metadata={"Title": title, "CreationDate": None})
     return [png, pdf]
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cskd.atomicfile import write_text_atomic
 from cskd.report.cells import check_epoch_rule, normalise_runs, select_profile
 from cskd.report.index import write_index
 from cskd.report.latex import render_latex
@@ -69,12 +70,12 @@ def render_report(
     latex = out_dir / f"{table.stem}.tex"
     cells = out_dir / f"{table.stem}.csv"
     pngs = [p for p in figures if p.suffix == ".png"]
-    markdown.write_text(render_markdown(table, pngs, out_dir), encoding="utf-8")
-    latex.write_text(render_latex(table, title(table)), encoding="utf-8")
-    long_form(table).to_csv(cells, index=False)
+    write_text_atomic(markdown, render_markdown(table, pngs, out_dir))  # issue 22: whole files or none
+    write_text_atomic(latex, render_latex(table, title(table)))
+    write_text_atomic(cells, long_form(table).to_csv(index=False))
     written = [markdown, latex, cells]
     if any(table.comparisons.values()):
         paired = out_dir / f"{table.stem}-paired.csv"
-        paired_form(table).to_csv(paired, index=False)
+        write_text_atomic(paired, paired_form(table).to_csv(index=False))
         written.append(paired)
     return [*written, *figures, write_index(out_dir)]

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from cskd.locations import SuitePaths
+from cskd.results import read_epochs
 
 #: relative differences below this count as floating-point noise (measured: at most 3.4%, docs/testing.md)
 DEFAULT_RELATIVE_TOLERANCE = 0.1
@@ -81,8 +82,8 @@ def compare_run(
     A term of the reference that our run lacks (or whose epoch is missing) is ``missing``; a term only our run has is
     compared against a missing reference value, also ``missing``: a method that gained or lost a term has changed.
     """
-    reference = pd.read_csv(reference_csv)
-    ours = pd.read_csv(results_csv) if results_csv.is_file() else None
+    reference = read_epochs(reference_csv)  # issue 22: a file without `epoch`/`phase` is a clear CsvFileError
+    ours = read_epochs(results_csv) if results_csv.is_file() else None
     expected_rows = _first_epochs(reference, epochs)
     got_rows = _first_epochs(ours, epochs) if ours is not None else {}
     columns = loss_columns(reference)
@@ -115,8 +116,8 @@ def compare_trajectories(
 ) -> list[TermCheck]:
     """Every successful run of the reference (``runs.csv`` rows, epoch CSVs in ``reference_dir/epochs``) against the
     run with the same id in ``results_dir/epochs``; a run without epochs in the results is ``missing``."""
-    if tolerance < 0:
-        raise ValueError(f"the loss tolerance must be >= 0, got {tolerance}")
+    if not math.isfinite(tolerance) or tolerance < 0:
+        raise ValueError(f"the loss tolerance must be a finite number >= 0, got {tolerance}")
     if epochs < 1:
         raise ValueError(f"the loss epochs must be >= 1, got {epochs}")
     checks: list[TermCheck] = []
