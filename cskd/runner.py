@@ -453,6 +453,7 @@ class Runner:
             "error": outcome.error,
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
+        row |= outcome.structure  # issue 23 hook: the struct_* columns (empty for a failed run)
         append_run_row(self.paths.runs_csv, row)
 
 

@@ -30,31 +30,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from cskd.runs_schema import STRUCTURE_COLUMNS
+
 #: temperature of the softened outputs compared by ``softened_kl``
 KL_TEMPERATURE = 4.0
 #: equal-width confidence bins of ``expected_calibration_error``
 ECE_BINS = 15
-#: runs.csv / epoch CSV column of each metric, in order; the teacher-comparison ones are empty without a teacher
-STUDENT_ONLY: tuple[str, ...] = ("struct_nc1", "struct_distance_ratio", "struct_ece")
-TEACHER_COMPARISON: tuple[str, ...] = (
-    "struct_center_corr",
-    "struct_center_mse",
-    "struct_cka",
-    "struct_agreement",
-    "struct_kl_t4",
-)
-STRUCTURE_COLUMNS: tuple[str, ...] = (*STUDENT_ONLY, *TEACHER_COMPARISON)
-#: a short title of each column, for tables and plots
-STRUCTURE_TITLES: dict[str, str] = {
-    "struct_nc1": "NC1",
-    "struct_distance_ratio": "within/between distance",
-    "struct_ece": "ECE (%)",
-    "struct_center_corr": "center-cosine corr. (T)",
-    "struct_center_mse": "center-cosine MSE (T)",
-    "struct_cka": "linear CKA (T)",
-    "struct_agreement": "top-1 agreement (T, %)",
-    "struct_kl_t4": "KL at T=4 (T)",
-}
+#: runs.csv / epoch CSV column of each metric (cskd/runs_schema.py); the teacher comparisons are empty without a teacher
+STUDENT_ONLY: tuple[str, ...] = STRUCTURE_COLUMNS[:3]
+TEACHER_COMPARISON: tuple[str, ...] = STRUCTURE_COLUMNS[3:]
 
 
 def class_means(embedding: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
@@ -168,7 +152,7 @@ def expected_calibration_error(logits: Tensor, labels: Tensor, bins: int = ECE_B
     confidence, predicted = probabilities.max(dim=1)
     correct = (predicted == labels).double()
     bin_of = (torch.ceil(confidence * bins).long() - 1).clamp(0, bins - 1)
-    gap = torch.zeros(bins, dtype=torch.float64).index_add(0, bin_of, correct - confidence)
+    gap = torch.zeros(bins, dtype=torch.float64, device=logits.device).index_add(0, bin_of, correct - confidence)
     return 100.0 * float(gap.abs().sum() / labels.shape[0])
 
 
@@ -181,7 +165,7 @@ def structure_metrics(
 ) -> dict[str, float]:
     """Every metric of :data:`STRUCTURE_COLUMNS` for one network on one test set; the teacher-comparison ones are
     NaN without a teacher."""
-    embedding, logits, labels = embedding.detach().cpu(), logits.detach().cpu(), labels.detach().cpu()
+    embedding, logits = embedding.detach(), logits.detach()
     values = {
         "struct_nc1": nc1(embedding, labels),
         "struct_distance_ratio": distance_ratio(embedding, labels),
@@ -189,7 +173,7 @@ def structure_metrics(
     }
     if teacher_embedding is None or teacher_logits is None:
         return values | dict.fromkeys(TEACHER_COMPARISON, math.nan)
-    teacher_embedding, teacher_logits = teacher_embedding.detach().cpu(), teacher_logits.detach().cpu()
+    teacher_embedding, teacher_logits = teacher_embedding.detach(), teacher_logits.detach()
     correlation, mse = center_cosine_agreement(embedding, teacher_embedding, labels)
     return values | {
         "struct_center_corr": correlation,
