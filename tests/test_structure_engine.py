@@ -76,8 +76,8 @@ def test_every_teacher_student_pair_of_the_suites_compares(pair):
 
 
 def test_a_trained_group_records_the_metrics_per_epoch_and_at_the_end(tmp_path: Path, data_dir: Path):
-    data = subset(load_dataset("cifar10-jpeg", data_dir), 500, 300, seed=0)
-    recipe = Recipe(epochs=2, batch_size=100, lr=0.05, milestones=(1,))
+    data = subset(load_dataset("cifar10-jpeg", data_dir), 200, 100, seed=0)
+    recipe = Recipe(epochs=2, batch_size=50, lr=0.05, milestones=(1,))
     options = EngineOptions(progress=False)
     small = {"width_multiplier": 0.5}
 
