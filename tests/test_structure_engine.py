@@ -49,7 +49,7 @@ def test_every_architecture_gets_every_metric(name, reference_teacher):
     teacher = forward_test_set(reference_teacher, loader, nullcontext)
     values = evaluate_with_structure(student, loader, nullcontext, teacher)
     assert finite(values, STRUCTURE_COLUMNS), values
-    assert not student.training or values["test_top1"] >= 0  # evaluation leaves the student's mode as it was
+    assert student.training  # built in training mode: the test pass leaves the mode as it found it
     alone = evaluate_with_structure(student, loader, nullcontext, None)
     assert finite(alone, STUDENT_ONLY) and all(math.isnan(alone[c]) for c in TEACHER_COMPARISON)
 
