@@ -16,6 +16,7 @@ import pandas as pd
 
 from cskd.csvfiles import CsvTable, append_line, read_csv_table, report_damaged
 from cskd.limits import run_id_problem, seed_text_problem
+from cskd.runs_schema import STRUCTURE_COLUMNS, upgrade_header, with_added_columns
 
 #: columns of runs.csv, in order; docs/results.md documents each
 RUN_COLUMNS: tuple[str, ...] = (
@@ -57,6 +58,9 @@ RUN_COLUMNS: tuple[str, ...] = (
     "error",  # the error message of a failed run
     "finished_at",  # ISO-8601 UTC time the row was written
 )
+#: the columns every runs.csv has; those added later (at the end) are empty in the rows of an older file
+FIRST_RUN_COLUMNS: tuple[str, ...] = RUN_COLUMNS
+RUN_COLUMNS += STRUCTURE_COLUMNS  # issue 23: category-structure metrics of the last epoch (docs/structure.md)
 
 #: columns of epochs/<run_id>.csv; loss terms follow as ``loss_<term>`` columns
 EPOCH_COLUMNS: tuple[str, ...] = (
@@ -90,6 +94,7 @@ def append_run_row(path: Path, row: Mapping[str, Any]) -> None:
     unknown = set(row) - set(RUN_COLUMNS)
     if unknown:
         raise KeyError(f"not runs.csv columns: {sorted(unknown)}")
+    upgrade_header(path, RUN_COLUMNS)  # a file of an older layout gets the new columns first
     append_line(path, _row_text(row, RUN_COLUMNS), header=",".join(RUN_COLUMNS) + "\r\n")
 
 
@@ -109,8 +114,12 @@ ROW_CHECKS = {"run_id": run_id_problem, "seed": seed_text_problem}
 
 def read_runs_table(path: Path) -> CsvTable:
     """The rows of a ``runs.csv`` and its damaged records (:func:`cskd.csvfiles.read_csv_table`); raises
-    :class:`~cskd.csvfiles.CsvFileError` when the file is not a runs.csv at all."""
-    return read_csv_table(path, text=TEXT_COLUMNS, numbers=NUMBER_COLUMNS, required=RUN_COLUMNS, checks=ROW_CHECKS)
+    :class:`~cskd.csvfiles.CsvFileError` when the file is not a runs.csv at all. A file of an older layout reads
+    with the columns added since empty."""
+    table = read_csv_table(
+        path, text=TEXT_COLUMNS, numbers=NUMBER_COLUMNS, required=FIRST_RUN_COLUMNS, checks=ROW_CHECKS
+    )
+    return CsvTable(with_added_columns(table.frame, RUN_COLUMNS), table.damaged)
 
 
 def read_runs(path: Path) -> pd.DataFrame:

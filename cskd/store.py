@@ -113,6 +113,7 @@ class ResultsStore:
             "error": outcome.error,
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
+        row |= outcome.structure  # the struct_* columns (docs/structure.md; empty for a failed run)
         append_run_row(self.paths.runs_csv, row)
 
     def set_aside(self, run: RunSpec, why: str) -> None:

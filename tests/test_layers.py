@@ -31,6 +31,8 @@ LAYERS: list[tuple[str, ...]] = [
         "cskd.stopping",
         "cskd.repair",
         "cskd.yamlfile",
+        "cskd.runs_schema",
+        "cskd.structure",
     ),
     ("cskd.data", "cskd.models", "cskd.methods"),
     ("cskd.engine",),

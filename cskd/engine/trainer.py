@@ -35,6 +35,7 @@ from tqdm import tqdm
 from cskd.data import DeviceLoader, ImageDataset
 from cskd.engine import checkpoint
 from cskd.engine.recipe import Recipe
+from cskd.engine.structure_eval import NetworkOutputs, evaluate_with_structure, final_structure, forward_test_set
 from cskd.features import Features, FeatureSpec
 from cskd.methods import build_method
 from cskd.models import count_parameters, create_model, extract_features, feature_spec
@@ -87,6 +88,7 @@ class RunOutcome:
     images_per_second: float | None = None
     student_params: int | None = None
     lockstep: int = 1
+    structure: dict[str, float | None] = field(default_factory=dict)  # last main epoch's cskd.structure metrics
 
 
 def apply_global_flags(options: EngineOptions) -> None:
@@ -333,6 +335,7 @@ class _Student:
             images_per_second=self.train_images / self.wall_seconds if self.wall_seconds else None,
             student_params=self.params,
             lockstep=lockstep,
+            structure=final_structure(self.history),  # issue 23 hook: structure metrics of the last main epoch
         )
         if main:
             best = max(main, key=lambda r: r["test_top1"])  # first epoch reaching the maximum
@@ -459,13 +462,19 @@ def train_group(
         device=options.device,
         memory_format=memory_format,
     )
+    # issue 23 hook: the teacher's test-set embeddings and logits, once per group, for the structure metrics
+    teacher_test = (
+        forward_test_set(teacher, test, lambda: autocast(options))
+        if teacher is not None and any(s.alive for s in students)
+        else None
+    )
     init_epochs = max((s.method.init_epochs for s in students), default=0)
     schedule = [("init", e) for e in range(1, init_epochs + 1)] + [("main", e) for e in range(1, recipe.epochs + 1)]
     for phase, epoch in schedule:
         active = [s for s in students if s.alive and s.needs(phase, epoch)]
         check_stop()  # issue 22 hook: nothing new starts once a stop was asked for (cskd/stopping.py)
         if active:
-            _train_epoch(active, teacher, train, test, phase, epoch, recipe, options)
+            _train_epoch(active, teacher, train, test, phase, epoch, recipe, options, teacher_test)
     lockstep = len(students)
     return failed + [s.outcome(lockstep) for s in students]
 
@@ -479,6 +488,7 @@ def _train_epoch(
     epoch: int,
     recipe: Recipe,
     options: EngineOptions,
+    teacher_test: NetworkOutputs | None = None,
 ) -> None:
     start = time.perf_counter()
     for student in active:
@@ -511,7 +521,10 @@ def _train_epoch(
                 student.error = f"{type(error).__name__} in {phase} epoch {epoch}: {error}"
     bar.close()
     survivors = [s for s in active if not s.error]
-    evaluations = {id(s): evaluate(s.model, test, options) for s in survivors}
+    # issue 23 hook: the test pass also records the structure metrics (cskd/engine/structure_eval.py)
+    evaluations = {
+        id(s): evaluate_with_structure(s.model, test, lambda: autocast(options), teacher_test) for s in survivors
+    }
     share = (time.perf_counter() - start) / len(active)
     for student in survivors:
         student.end_epoch(phase, epoch, evaluations[id(student)], share, images)

@@ -23,6 +23,7 @@ import pandas as pd
 from cskd import results
 from cskd.csvfiles import CsvFileError, report_damaged
 from cskd.report.errors import ReportInputError
+from cskd.runs_schema import STRUCTURE_COLUMNS, with_added_columns
 
 #: runs.csv columns holding text (read as text, empty instead of NaN)
 TEXT_COLUMNS: tuple[str, ...] = (
@@ -125,7 +126,9 @@ def normalise_runs(runs: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in (*TEXT_COLUMNS, *NUMBER_COLUMNS) if c not in runs.columns]
     if missing:
         raise ReportInputError(f"not a runs.csv table: columns {missing} are missing (see cskd/results.py)")
-    runs = runs.copy()
+    runs = with_added_columns(runs.copy(), list(dict.fromkeys([*runs.columns, *STRUCTURE_COLUMNS])))  # older files
+    for column in STRUCTURE_COLUMNS:
+        runs[column] = pd.to_numeric(runs[column], errors="coerce")
     for column in TEXT_COLUMNS:
         runs[column] = runs[column].astype("string").fillna("").astype(str)
     for column in NUMBER_COLUMNS:
@@ -205,10 +208,15 @@ class CellTable:
         std = float(values.std(ddof=1)) if len(values) > 1 else None
         return Stats(n=len(values), mean=float(values.mean()), std=std, failed=0)
 
+    def column(self, metric: str) -> str:
+        """The runs.csv column of ``metric``: an accuracy (top1, top5) at the table's epoch, or a structure metric
+        (``struct_*``, always of the last epoch)."""
+        return metric if metric in STRUCTURE_COLUMNS else f"{self.epoch_rule}_{metric}"
+
     def by_seed(self, key: CellKey, metric: str) -> dict[int, float]:
-        """The successful runs' accuracy per seed (a seed run twice under different ids: its latest row)."""
+        """The successful runs' value per seed (a seed run twice under different ids: its latest row)."""
         rows = self.rows(key)
-        column = f"{self.epoch_rule}_{metric}"
+        column = self.column(metric)
         ok = rows[(rows["status"] == "ok") & rows["seed"].notna()].dropna(subset=[column])
         return {int(seed): float(value) for seed, value in zip(ok["seed"], ok[column], strict=True)}
 
@@ -217,7 +225,7 @@ class CellTable:
             return self._supplied_teacher_stats(key.student, metric)
         rows = self.rows(key)
         ok = rows[rows["status"] == "ok"]
-        values = ok[f"{self.epoch_rule}_{metric}"].dropna()
+        values = ok[self.column(metric)].dropna()
         n = len(values)
         failed = len(rows) - len(ok)
         if not n:

@@ -35,8 +35,10 @@ from cskd.report.epoch_rules import RuleTables, comparison_rule, describe_rule
 from cskd.report.errors import ReportInputError
 from cskd.report.numbers import format_diff, format_stats
 from cskd.report.paper import PaperTable, paper_table
+from cskd.report.structure_check import structure_expectations, tolerance_for
 from cskd.report.suites import SuiteLike, SuiteView, suite_runs, view_suite
 from cskd.report.tables import METRIC_TITLES, data_description, declared_keys, unknown_labels
+from cskd.runs_schema import STRUCTURE_TITLES
 
 #: expected mean of each (cell, metric)
 Expected = dict[tuple[CellKey, str], float]
@@ -66,7 +68,7 @@ class CheckedCell:
 
     @property
     def name(self) -> str:
-        return f"{self.key.label} · {METRIC_TITLES[self.metric]}"
+        return f"{self.key.label} · {METRIC_TITLES.get(self.metric) or STRUCTURE_TITLES[self.metric]}"
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,15 @@ class CheckResult:
                 format_stats(cell.got),
                 *([cell.rule] if ruled else []),
                 format_diff(cell.difference),
+                cell.outcome,
+            ]
+            if cell.metric in METRICS
+            else [  # a structure metric (docs/structure.md), on its own scale and tolerance
+                cell.name,
+                f"{cell.expected:.4g}",
+                "—" if cell.got.mean is None else f"{cell.got.mean:.4g} (n={cell.got.n})",
+                *([""] if ruled else []),
+                "—" if cell.difference is None else f"{cell.difference:+.3g} (±{cell.tolerance:.3g})",
                 cell.outcome,
             ]
             for cell in self.cells
@@ -260,11 +271,16 @@ def check(
         unchecked = _unchecked(CellTable(runs, epoch_rule), expected)
         return CheckResult(description, epoch_rule, profile, tolerance, cells, notes, unchecked, partial)
     description = f"the reference {against}"
-    expected = _reference_expectations(read_runs_csv(Path(against), intact=True), runs, profile, epoch_rule)
+    reference = read_runs_csv(Path(against), intact=True)
+    expected = _reference_expectations(reference, runs, profile, epoch_rule)
     if not expected:
         raise ReportInputError(f"nothing to compare: {description} has no value for any cell of these results")
     got = CellTable(runs, epoch_rule)
     cells = [CheckedCell(key, m, value, got.stats(key, m), tolerance) for (key, m), value in expected.items()]
+    # the structure metrics the reference holds (cskd/report/structure_check.py)
+    structure, note = structure_expectations(reference[reference["profile"] == profile], epoch_rule)
+    cells += [CheckedCell(k, m, v, got.stats(k, m), tolerance_for(m, v)) for (k, m), v in structure.items()]
+    notes.append(note)
     return CheckResult(description, epoch_rule, profile, tolerance, cells, notes, _unchecked(got, expected), partial)
 
 

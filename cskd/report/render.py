@@ -19,6 +19,7 @@ from cskd.report.latex import render_latex
 from cskd.report.longform import long_form, paired_form
 from cskd.report.markdown import render_markdown, title
 from cskd.report.plots import ablation_columns, paper_diff_rows, plot_ablation, plot_curves, plot_paper_diff
+from cskd.report.structure import plot_structure, structure_markdown
 from cskd.report.suites import SuiteLike, suite_runs, view_suite
 from cskd.report.tables import ReportTable, build_table
 
@@ -35,12 +36,13 @@ def report_table(
 
 def render_figures(table: ReportTable, figures_dir: Path, epochs_dir: Path | None) -> list[Path]:
     """The figures that apply: paper difference (paper values in more than one row), ablation (two CSKD variants or
-    more), curves (epoch CSVs)."""
+    more), structure (runs that recorded the structure metrics), curves (epoch CSVs)."""
     paths: list[Path] = []
     if len(paper_diff_rows(table)) > 1:
         paths += plot_paper_diff(table, figures_dir)
     if ablation_columns(table):
         paths += plot_ablation(table, figures_dir)
+    paths += plot_structure(table, figures_dir)  # issue 23: accuracy against the structure metrics
     if epochs_dir is not None:
         for row in table.rows:
             paths += plot_curves(table, row, epochs_dir, figures_dir)
@@ -70,7 +72,8 @@ def render_report(
     latex = out_dir / f"{table.stem}.tex"
     cells = out_dir / f"{table.stem}.csv"
     pngs = [p for p in figures if p.suffix == ".png"]
-    write_text_atomic(markdown, render_markdown(table, pngs, out_dir))  # issue 22: whole files or none
+    structure = structure_markdown(table)  # the structure section follows the report's text (docs/structure.md)
+    write_text_atomic(markdown, "\n".join([render_markdown(table, pngs, out_dir), *structure]))  # whole files or none
     write_text_atomic(latex, render_latex(table, title(table)))
     write_text_atomic(cells, long_form(table).to_csv(index=False))
     written = [markdown, latex, cells]
