@@ -37,6 +37,7 @@ from cskd.data import DeviceLoader, ImageDataset, load_dataset, subset
 from cskd.data.augment import normalized_as
 from cskd.engine import checkpoint
 from cskd.engine.checkpoint import CheckpointError
+from cskd.engine.progress import EpochLog, SweepClock, run_work, sweep_clock
 from cskd.engine.trainer import EngineOptions, RunOutcome, StudentJob, evaluate, load_trained_model, train_group
 from cskd.plan import Plan, RunSpec
 from cskd.results import append_run_row, latest_rows, read_runs
@@ -123,6 +124,7 @@ class Runner:
         self._data: dict[tuple, ImageDataset] = {}
         self._supplied: dict[Path, str] = {}
         self._commit = git_commit()
+        self.clock = SweepClock(suite=plan.suite.name)
 
     def statuses(self, runs: list[RunSpec] | None = None) -> dict[str, RunStatus]:
         """What the sweep would do now with each of ``runs`` (default: every run of the plan), from the latest rows
@@ -259,6 +261,8 @@ class Runner:
 
     def sweep(self) -> SweepSummary:
         summary = SweepSummary()
+        pending = {run_id for run_id, status in self.statuses().items() if status.state != "done"}
+        self.clock = sweep_clock(self.plan.suite.name, self.groups(), pending)  # hook (issue 18): epoch lines' ETAs
         for group in self.groups():
             self._run_group(group, summary)
         return summary
@@ -399,7 +403,9 @@ class Runner:
             for run in runs
         ]
         print(f"training {len(runs)} run(s) in lockstep: " + "; ".join(r.describe() for r in runs))
-        outcomes = {o.run_id: o for o in train_group(jobs, data, first.recipe, engine, teacher)}
+        self.clock.begin_group()  # hook (issue 18): the group's epoch lines, with its number and the suite's ETA
+        log = EpochLog(epochs=0, clock=self.clock, work=sum(run_work(runs).values()))
+        outcomes = {o.run_id: o for o in train_group(jobs, data, first.recipe, engine, teacher, log)}
         for run in runs:
             outcome = outcomes[run.run_id]
             self._record(run, outcome, data, teacher_top1)

@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from cskd.data import DeviceLoader, ImageDataset
 from cskd.engine import checkpoint
+from cskd.engine.progress import EpochLog
 from cskd.engine.recipe import Recipe
 from cskd.features import Features, FeatureSpec
 from cskd.methods import build_method
@@ -401,8 +402,10 @@ def train_group(
     recipe: Recipe,
     options: EngineOptions,
     teacher: nn.Module | None = None,
+    log: EpochLog | None = None,
 ) -> list[RunOutcome]:
-    """Train every job in lockstep on one stream of batches (one teacher forward per batch) and report each.
+    """Train every job in lockstep on one stream of batches (one teacher forward per batch) and report each; one
+    line per epoch goes to stdout (``log``: the sweep's, for its group number and ETAs; :mod:`cskd.engine.progress`).
 
     A job that fails (bad arguments, a non-finite loss, an exception in its step) is recorded as failed and dropped;
     the others go on. Interrupting the process (Ctrl-C, a kill) loses at most the epoch in progress.
@@ -446,10 +449,13 @@ def train_group(
     )
     init_epochs = max((s.method.init_epochs for s in students), default=0)
     schedule = [("init", e) for e in range(1, init_epochs + 1)] + [("main", e) for e in range(1, recipe.epochs + 1)]
-    for phase, epoch in schedule:
+    todo = [(p, e) for p, e in schedule if any(s.alive and s.needs(p, e) for s in students)]
+    log = log or EpochLog(epochs=len(todo))
+    log.epochs = len(todo)
+    for phase, epoch in todo:
         active = [s for s in students if s.alive and s.needs(phase, epoch)]
         if active:
-            _train_epoch(active, teacher, train, test, phase, epoch, recipe, options)
+            _train_epoch(active, teacher, train, test, phase, epoch, recipe, options, log)
     lockstep = len(students)
     return failed + [s.outcome(lockstep) for s in students]
 
@@ -463,6 +469,7 @@ def _train_epoch(
     epoch: int,
     recipe: Recipe,
     options: EngineOptions,
+    log: EpochLog,
 ) -> None:
     start = time.perf_counter()
     for student in active:
@@ -479,6 +486,7 @@ def _train_epoch(
         disable=not options.progress,
         leave=False,
         unit="batch",
+        postfix=log.bar_text(),
     )
     images = 0
     for x, y, *index in bar:
@@ -495,6 +503,15 @@ def _train_epoch(
     bar.close()
     survivors = [s for s in active if not s.error]
     evaluations = {id(s): evaluate(s.model, test, options) for s in survivors}
-    share = (time.perf_counter() - start) / len(active)
+    seconds = time.perf_counter() - start
     for student in survivors:
-        student.end_epoch(phase, epoch, evaluations[id(student)], share, images)
+        student.end_epoch(phase, epoch, evaluations[id(student)], seconds / len(active), images)
+    log.epoch_done(
+        phase,
+        epoch,
+        total,
+        sorted({s.history[-1]["lr"] for s in survivors}),
+        [(s.job.label or s.job.method, s.history[-1]["test_top1"], s.history[-1]["train_loss"]) for s in survivors],
+        images,
+        seconds,
+    )
