@@ -15,6 +15,8 @@ from typing import Any
 import pandas as pd
 
 from cskd.csvfiles import CsvTable, append_line, read_csv_table, report_damaged
+from cskd.csvupgrade import widen
+from cskd.settings import SETTING_COLUMNS, SETTING_TEXT_COLUMNS
 
 #: columns of runs.csv, in order; docs/results.md documents each
 RUN_COLUMNS: tuple[str, ...] = (
@@ -56,6 +58,10 @@ RUN_COLUMNS: tuple[str, ...] = (
     "error",  # the error message of a failed run
     "finished_at",  # ISO-8601 UTC time the row was written
 )
+#: the columns of the first schema: a runs.csv must have these (older files lack the later ones)
+FIRST_RUN_COLUMNS = RUN_COLUMNS
+#: hook (issue 18): the recorded settings (cskd.settings), appended; an older file is widened on its next append
+RUN_COLUMNS = RUN_COLUMNS + SETTING_COLUMNS
 
 #: columns of epochs/<run_id>.csv; loss terms follow as ``loss_<term>`` columns
 EPOCH_COLUMNS: tuple[str, ...] = (
@@ -89,6 +95,7 @@ def append_run_row(path: Path, row: Mapping[str, Any]) -> None:
     unknown = set(row) - set(RUN_COLUMNS)
     if unknown:
         raise KeyError(f"not runs.csv columns: {sorted(unknown)}")
+    widen(path, RUN_COLUMNS)  # hook (issue 18): a file written before the settings columns gets them, empty
     append_line(path, _row_text(row, RUN_COLUMNS), header=",".join(RUN_COLUMNS) + "\r\n")
 
 
@@ -96,7 +103,7 @@ def append_run_row(path: Path, row: Mapping[str, Any]) -> None:
 TEXT_COLUMNS: tuple[str, ...] = (
     "suite", "run_id", "kind", "dataset", "dataset_source", "data_sha256", "teacher", "student", "teacher_model",
     "student_model", "method", "method_name", "method_args", "profile", "device", "torch_version", "timm_version",
-    "cskd_version", "git_commit", "status", "error", "finished_at",
+    "cskd_version", "git_commit", "status", "error", "finished_at", *SETTING_TEXT_COLUMNS,
 )  # fmt: skip
 
 
@@ -107,7 +114,11 @@ NUMBER_COLUMNS: tuple[str, ...] = tuple(c for c in RUN_COLUMNS if c not in TEXT_
 def read_runs_table(path: Path) -> CsvTable:
     """The rows of a ``runs.csv`` and its damaged records (:func:`cskd.csvfiles.read_csv_table`); raises
     :class:`~cskd.csvfiles.CsvFileError` when the file is not a runs.csv at all."""
-    return read_csv_table(path, text=TEXT_COLUMNS, numbers=NUMBER_COLUMNS, required=RUN_COLUMNS)
+    table = read_csv_table(path, text=TEXT_COLUMNS, numbers=NUMBER_COLUMNS, required=FIRST_RUN_COLUMNS)
+    for column in RUN_COLUMNS:  # hook (issue 18): columns added later read empty in older files
+        if column not in table.frame.columns:
+            table.frame[column] = "" if column in TEXT_COLUMNS else float("nan")
+    return table
 
 
 def read_runs(path: Path) -> pd.DataFrame:

@@ -35,12 +35,14 @@ import cskd
 from cskd import locations
 from cskd.data import DeviceLoader, ImageDataset, load_dataset, subset
 from cskd.data.augment import normalized_as
+from cskd.data.files import resolve_data_dir
 from cskd.engine import checkpoint
 from cskd.engine.checkpoint import CheckpointError
 from cskd.engine.progress import EpochLog, SweepClock, run_work, sweep_clock
 from cskd.engine.trainer import EngineOptions, RunOutcome, StudentJob, evaluate, load_trained_model, train_group
 from cskd.plan import Plan, RunSpec
 from cskd.results import append_run_row, latest_rows, read_runs
+from cskd.settings import portable_source, scale_of, setting_columns
 from cskd.suite import TeacherCheckpoint, check_builds
 
 REPO = Path(__file__).resolve().parents[1]
@@ -459,7 +461,20 @@ class Runner:
             "error": outcome.error,
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
+        row |= self._settings(run, data)  # hook (issue 18): recipe, engine options, scale; no machine path
         append_run_row(self.paths.runs_csv, row)
+
+    def _settings(self, run: RunSpec, data: ImageDataset | None) -> dict[str, Any]:
+        """The recorded settings of a row (:mod:`cskd.settings`) and its data source without the machine's paths."""
+        profile = self.plan.profile
+        engine = self.options.engine
+        scale = scale_of(self.plan.suite.scale, profile.name, profile.scale)
+        columns = setting_columns(run.recipe, engine, scale, torch.are_deterministic_algorithms_enabled())
+        return (
+            columns | {"dataset_source": portable_source(data.source, resolve_data_dir(self.options.data_dir))}
+            if data
+            else columns
+        )
 
 
 def _copy_atomic(source: Path, target: Path) -> None:

@@ -36,6 +36,7 @@ from cskd.data.errors import UnknownDatasetError
 from cskd.engine.recipe import Recipe, RecipeError
 from cskd.features import FeatureSpec
 from cskd.methods.base import MethodOptionError, UnknownMethodError, build_method, close_names, get_method
+from cskd.settings import SCALES
 from cskd.typecheck import type_problem
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -62,6 +63,7 @@ SUITE_KEYS: dict[str, Any] = {
     "profiles": dict,
     "cluster": dict,
     "report": dict,
+    "scale": Literal[SCALES],  # hook (issue 18): paper-scale or CPU-scale numbers (cskd.settings)
 }
 #: the top-level keys a suite must have (``pairs`` and ``methods`` unless ``teachers`` lists what to train)
 REQUIRED_KEYS = ("dataset", "recipe", "models")
@@ -78,6 +80,7 @@ PROFILE_KEYS: dict[str, Any] = {
     "methods": list[str],
     "method_args": dict,
     "recipe": dict,
+    "scale": Literal[SCALES],  # hook (issue 18): default cpu (cskd.settings)
 }
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -150,6 +153,7 @@ class Profile:
     methods: tuple[str, ...] | None = None
     method_args: dict[str, dict[str, Any]] = field(default_factory=dict)
     recipe: dict[str, Any] = field(default_factory=dict)
+    scale: str | None = None  # "paper" or "cpu"; None: cpu (cskd.settings.scale_of)
 
 
 FULL = Profile(name="full", description="the paper's setting")
@@ -186,6 +190,7 @@ class Suite:
     cluster: dict[str, Any] = field(default_factory=dict)  # SLURM settings for --executor slurm (docs/cluster.md)
     report: ReportSettings = ReportSettings()
     model_recipes: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> recipe overrides for its runs
+    scale: str = "paper"  # "paper": the paper's setting; "cpu": a CPU-scale version (cskd.settings)
 
     def profile(self, name: str | None) -> Profile:
         if name is None or name == "full":
@@ -294,6 +299,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
         cluster=_read_cluster(read, raw.get("cluster", {})),
         report=_read_report(read, read.get(raw, "report", "", dict, default={}), methods),
         model_recipes=model_recipes,
+        scale=raw.get("scale", "paper"),
     )
     profiles = {str(n): _read_profile(read, str(n), v, suite) for n, v in raw.get("profiles", {}).items()}
     suite = dataclasses.replace(suite, profiles=profiles)
@@ -560,6 +566,7 @@ def _read_profile(read: _Reader, name: str, raw: Any, suite: Suite) -> Profile:
         methods=None if raw.get("methods") is None else tuple(raw["methods"]),
         method_args=method_args,
         recipe=recipe,
+        scale=raw.get("scale"),
     )
 
 

@@ -10,6 +10,7 @@ import sys
 import yaml
 
 from cskd.engine.progress import EpochLog, SweepClock, format_duration
+from cskd.results import read_runs
 
 
 def test_format_duration():
@@ -70,3 +71,19 @@ def test_captured_run_prints_one_line_per_epoch_per_group(tmp_path, data_dir):
     assert all(re.search(pattern, line) for line in lines), lines
     assert lines[-1].endswith("ETA group 0s, suite 0s")
     assert "\r" not in done.stdout  # no bar in a log
+    # every setting recorded (cskd.settings), the data source without the machine's data folder
+    rows = read_runs(tmp_path / "results" / "mini" / "runs.csv")
+    assert list(rows["status"]) == ["ok", "ok"]
+    assert list(rows["lr"]) == [0.05] * 2 and list(rows["batch_size"]) == [50] * 2
+    assert list(rows["milestones"]) == ["[1]"] * 2 and list(rows["lr_factor"]) == [0.1] * 2
+    assert list(rows["weight_decay"]) == [1e-4] * 2 and list(rows["momentum"]) == [0.9] * 2
+    assert list(rows["precision"]) == ["fp32"] * 2 and list(rows["scale"]) == ["paper"] * 2
+    assert list(rows["compile"]) == [0] * 2 and list(rows["deterministic"]) == [0] * 2
+    assert (
+        rows["dataset_source"]
+        .str.startswith(
+            "CIFAR-10 JPEG copy (lossy re-encode, not the official release) at "
+            "<data-dir>/cifar10-jpeg; stratified subset"
+        )
+        .all()
+    )

@@ -119,19 +119,17 @@ def fail(message: object) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from cskd.commands.dry_run import print_plan
-    from cskd.data import FETCHABLE, DatasetError, choose_dataset, fetch_dataset
+    from cskd.commands.plan_options import resolve_plan
+    from cskd.data import FETCHABLE, DatasetError, fetch_dataset
     from cskd.engine.checkpoint import CheckpointError
     from cskd.executors.cli import check_executor_arguments, run_with_executor
     from cskd.locations import results_dir
-    from cskd.plan import dataset_alternatives, expand
     from cskd.runner import Runner, RunnerOptions
     from cskd.suite import SuiteError, check_builds, load_suite
 
     try:
         suite = load_suite(args.suite)
-        plan_alternatives = dataset_alternatives(suite, args.profile)
-        data = choose_dataset(plan_alternatives, args.data_dir, download=not args.no_download, mirror=args.mirror)
-        plan = expand(suite, args.profile, args.seeds, parse_only(args.only), dataset=data.name)
+        plan, data, plan_alternatives = resolve_plan(suite, args)  # hook (issue 18): the rule status shares
         check_builds(suite, plan.profile)  # every model and method, with the dataset's published sizes
     except (SuiteError, DatasetError) as error:
         return fail(error)

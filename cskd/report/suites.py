@@ -19,6 +19,7 @@ from cskd.engine.recipe import Recipe
 from cskd.report.cells import Row
 from cskd.report.errors import ReportInputError
 from cskd.report.roles import method_role
+from cskd.settings import scale_of
 
 
 class PairLike(Protocol):
@@ -76,6 +77,7 @@ class SuiteView:
     baseline: str | None = None  # the method label gains are measured from
     paired: list[tuple[str, str]] = field(default_factory=list)  # (A, B): A - B compared seed by seed
     notes: list[str] = field(default_factory=list)  # settings the profile leaves out
+    scale: str = "paper"  # hook (issue 18): "paper" or "cpu", the scale of its runs (cskd.settings.scale_of)
 
 
 def suite_runs(suite: SuiteLike, runs: pd.DataFrame) -> pd.DataFrame:
@@ -128,6 +130,7 @@ def view_suite(suite: SuiteLike, profile: str | None) -> SuiteView:
         baseline=baseline,
         paired=paired,
         notes=notes,
+        scale=scale_of(getattr(suite, "scale", None), profile or "full", getattr(overrides, "scale", None)),
     )
 
 
