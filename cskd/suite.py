@@ -36,12 +36,13 @@ from cskd.data.errors import UnknownDatasetError
 from cskd.engine.recipe import Recipe, RecipeError
 from cskd.features import FeatureSpec
 from cskd.methods.base import MethodOptionError, UnknownMethodError, build_method, close_names, get_method
+from cskd.package_files import benchmarks_dir, shipped_file
 from cskd.settings import SCALES
 from cskd.typecheck import type_problem
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-PAPER_RESULTS = BENCHMARKS / "paper_results.csv"
-PUBLISHED_RESULTS = BENCHMARKS / "published_results.csv"
+# hook (issue 18): suites from CSKD_SUITES, a checkout's benchmarks/ or the installed copy (cskd.package_files)
+PAPER_RESULTS = shipped_file("paper_results.csv")
+PUBLISHED_RESULTS = shipped_file("published_results.csv")
 
 #: every top-level key of a suite file and its type; adding a key is one line here and a reader in load_suite
 SUITE_KEYS: dict[str, Any] = {
@@ -213,7 +214,7 @@ class Suite:
 
 
 def suite_paths() -> list[Path]:
-    return sorted(BENCHMARKS.glob("*.yaml"))
+    return sorted(benchmarks_dir().glob("*.yaml"))
 
 
 def resolve_suite_path(name_or_path: str | Path) -> Path:
@@ -221,7 +222,7 @@ def resolve_suite_path(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
     if path.suffix in {".yaml", ".yml"} and path.exists():
         return path
-    candidate = BENCHMARKS / f"{name_or_path}.yaml"
+    candidate = benchmarks_dir() / f"{name_or_path}.yaml"
     if candidate.exists():
         return candidate
     names = [p.stem for p in suite_paths()]

@@ -1,0 +1,125 @@
+"""The command-line interface: ``cskd list | data | train | run | status | report | check | convert-checkpoint``.
+
+Also ``python -m cskd``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cskd import __version__
+
+if TYPE_CHECKING:  # the CLI answers --help without importing torch; each command imports what it needs when it runs
+    import torch
+
+    from cskd.engine.trainer import EngineOptions
+
+DESCRIPTION = """\
+cskd: reproduce and extend "Improving Knowledge Distillation via Category Structure" (CSKD, ECCV 2020).
+
+Typical use:
+  cskd list suites                       what can be run, and how many runs each suite expands to
+  cskd data fetch cifar10                download, verify and extract a dataset (cskd run does it when needed)
+  cskd run quick                         train every run of a suite (resumes; skips finished runs)
+  cskd run table1 --executor local       one job per lockstep group on every GPU (or --executor slurm)
+  cskd status table1                     every run: done, running, queued, failed, to do
+  cskd report quick                      tables and plots (against the paper's numbers) in reports/
+  cskd check results/ci/runs.csv --against reference/results/ci/runs.csv
+  cskd convert-checkpoint --from repdistiller --model crd_resnet56 ckpt_epoch_240.pth resnet56.pth
+"""
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` is the first CUDA device when there is one, else the CPU."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"error: --device {name}: CUDA is not available on this machine; use --device cpu")
+    return device
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by every command that trains."""
+    group = parser.add_argument_group("training engine")
+    group.add_argument(
+        "--data-dir", type=Path, default=None, help="where datasets live (default: $CSKD_DATA, else ./data)"
+    )
+    group.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N")
+    group.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA (default: fp32; ignored on CPU)")
+    group.add_argument(
+        "--no-channels-last", action="store_true", help="keep NCHW (default: channels_last, faster on CPU and CUDA)"
+    )
+    group.add_argument("--compile", action="store_true", help="torch.compile the models' feature extraction")
+    group.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic algorithms only (bitwise repeatable on CPU; slower on CUDA)",
+    )
+    group.add_argument("--no-progress", action="store_true", help="no progress bars (summary lines only)")
+
+
+def engine_options(args: argparse.Namespace, seed: int = 0) -> EngineOptions:
+    import torch
+
+    from cskd.engine.trainer import EngineOptions
+
+    if args.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+    return EngineOptions(
+        device=pick_device(args.device),
+        seed=seed,
+        amp=args.amp,
+        channels_last=not args.no_channels_last,
+        compile=args.compile,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+
+
+def add_results_argument(parser: argparse.ArgumentParser) -> None:
+    """``--results-dir``, with the rule every command shares (:mod:`cskd.locations`)."""
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=None,
+        help="folder holding SUITE/runs.csv, SUITE/epochs/ and SUITE/checkpoints/ (default: $CSKD_RESULTS, else "
+        "./results)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cskd.commands import convert_command, data_command, list_command, run_command, status_command, train_command
+    from cskd.report import cli as report_cli
+
+    parser = argparse.ArgumentParser(
+        prog="cskd", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"cskd {__version__}")
+    commands = parser.add_subparsers(title="commands", dest="command", required=True, metavar="COMMAND")
+    list_command.add_parser(commands)
+    data_command.add_parser(commands)
+    train_command.add_parser(commands)
+    run_command.add_parser(commands)
+    status_command.add_parser(commands)
+    report_cli.add_report_parser(commands)
+    report_cli.add_check_parser(commands)
+    convert_command.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted: finished runs are recorded; run the same command again to resume", file=sys.stderr)
+        return 130

@@ -1,0 +1,1 @@
+"""One module per ``cskd`` subcommand; each exposes ``add_parser(subparsers)``."""

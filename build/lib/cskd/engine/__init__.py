@@ -1,0 +1,1 @@
+"""Training: the recipe, checkpoints, and the loop that trains one or several students on one teacher stream."""

@@ -1,0 +1,99 @@
+"""The training recipe as data: optimiser, batch size, epochs and the multi-step learning-rate schedule."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from cskd.typecheck import type_problem
+
+
+class RecipeError(ValueError):
+    """A bad recipe value; ``key`` names the field, the message says what is expected."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+        self.key = key
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """SGD with momentum and a multi-step schedule (paper.md section 2).
+
+    The learning rate of 1-based epoch ``e`` is ``lr * lr_factor ** k`` with ``k`` the number of milestones ``m < e``:
+    milestone 80 means epochs 1-80 use ``lr`` and epoch 81 onwards ``lr * lr_factor`` (PyTorch's MultiStepLR).
+    ``reset_momentum_each_epoch`` reproduces the official CSKD code, which re-creates its optimiser every epoch.
+    """
+
+    epochs: int = 200
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    nesterov: bool = False
+    milestones: tuple[int, ...] = field(default=(80, 120, 160))
+    lr_factor: float = 0.1
+    reset_momentum_each_epoch: bool = False
+
+    def __post_init__(self) -> None:
+        """Raise :class:`RecipeError` for the first field of the wrong type or out of range."""
+        hints = typing.get_type_hints(type(self))
+        for item in dataclasses.fields(self):
+            problem = type_problem(getattr(self, item.name), hints[item.name])
+            if problem:
+                raise RecipeError(item.name, problem)
+        checks = (
+            ("epochs", self.epochs >= 1, "must be >= 1"),
+            ("batch_size", self.batch_size >= 1, "must be >= 1"),
+            ("lr", self.lr > 0, "must be > 0"),
+            ("momentum", 0 <= self.momentum < 1, "must be in [0, 1)"),
+            ("weight_decay", self.weight_decay >= 0, "must be >= 0"),
+            ("milestones", all(m >= 1 for m in self.milestones), "must be epochs >= 1"),
+            ("milestones", list(self.milestones) == sorted(self.milestones), "must be increasing"),
+            ("lr_factor", self.lr_factor > 0, "must be > 0"),
+        )
+        for key, ok, problem in checks:
+            if not ok:
+                raise RecipeError(key, f"{problem}, got {getattr(self, key)!r}")
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of 1-based ``epoch``."""
+        drops = sum(1 for m in self.milestones if m < epoch)
+        return self.lr * self.lr_factor**drops
+
+    def scaled_to(self, epochs: int) -> Recipe:
+        """The same recipe over ``epochs`` epochs, milestones moved proportionally (for CPU-scale profiles)."""
+        milestones = tuple(
+            sorted({max(1, round(m * epochs / self.epochs)) for m in self.milestones if m < self.epochs})
+        )
+        return dataclasses.replace(self, epochs=epochs, milestones=milestones)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Recipe:
+        """A recipe from a mapping (YAML); raises :class:`RecipeError` naming the first bad or unknown key."""
+        known = [f.name for f in dataclasses.fields(cls)]
+        for key in values:
+            if key not in known:
+                raise RecipeError(str(key), f"unknown recipe key (known: {', '.join(known)})")
+        values = dict(values)
+        if isinstance(values.get("milestones"), list):
+            values["milestones"] = tuple(values["milestones"])
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        values = dataclasses.asdict(self)
+        values["milestones"] = list(self.milestones)
+        return values
+
+
+#: the paper's recipes (paper.md section 2); CIFAR-100 restates none, so it takes CIFAR-10's (the official code's)
+CIFAR_RECIPE = Recipe()
+TINY_IMAGENET_RECIPE = Recipe(batch_size=200, weight_decay=5e-4, milestones=(50, 100, 150))
+
+
+def default_recipe(dataset: str) -> Recipe:
+    """The paper's recipe for ``dataset``: Tiny ImageNet's for tiny-imagenet, CIFAR's for everything else."""
+    return TINY_IMAGENET_RECIPE if dataset.startswith("tiny-imagenet") else CIFAR_RECIPE

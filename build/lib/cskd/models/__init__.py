@@ -1,0 +1,70 @@
+"""Models: cskd's families in timm's registry, any timm model by name, and the feature helper.
+
+Importing this package registers every family in timm (see :data:`FAMILIES`): the paper's ResNets
+(``cifar_resnet*``, ``tin_resnet*``, ``in_resnet*``), the CIFAR-10 models of the authors' extra results
+(``cifar_inception_v3``, ``cifar_mobilenetv2``, ``cifar_vgg11_bn``) and RepDistiller's CIFAR models of the CRD
+benchmark (``crd_*``).
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import timm
+from torch import nn
+
+# the family modules register their names in timm on import
+from cskd.models import (  # noqa: F401
+    inception_cifar,
+    mobilenetv2_cifar,
+    paper_resnet,
+    resnet_cifar,
+    shufflenet_cifar,
+    vgg_cifar,
+    wrn_cifar,
+)
+from cskd.models.features import count_parameters, extract_features, feature_spec
+from cskd.models.registry import FAMILIES, ModelFamily
+
+
+def create_model(name: str, num_classes: int, **kwargs) -> nn.Module:
+    """``timm.create_model(name, num_classes=num_classes, **kwargs)`` for cskd's models and every timm model.
+
+    An unknown name raises :class:`ValueError` listing the closest registered names.
+    """
+    if not timm.is_model(name):
+        raise ValueError(f"unknown model {name!r} ({_model_name_hint(name)})")
+    return timm.create_model(name, num_classes=num_classes, **kwargs)
+
+
+def _model_name_hint(name: str) -> str:
+    """The timm names closest to ``name``; when none is close, cskd's names (not all ~1300 timm names)."""
+    # imported here: the methods package imports every method module, which may import this package
+    from cskd.methods.base import close_names
+
+    every_name = timm.list_models()
+    if difflib.get_close_matches(name, every_name, n=1, cutoff=0.4):  # the cutoff close_names uses
+        return close_names(name, every_name)
+    return f"{close_names(name, model_names())}; or any timm model, see timm.list_models()"
+
+
+def model_names() -> list[str]:
+    """Every name this package registers in timm, sorted."""
+    return sorted(name for family in FAMILIES for name in family.names)
+
+
+def paper_model_names() -> list[str]:
+    """The paper's ResNet family (``cifar_resnet*``, ``tin_resnet*``, ``in_resnet*``), sorted."""
+    return list(paper_resnet.MODEL_NAMES)
+
+
+__all__ = [
+    "FAMILIES",
+    "ModelFamily",
+    "count_parameters",
+    "create_model",
+    "extract_features",
+    "feature_spec",
+    "model_names",
+    "paper_model_names",
+]

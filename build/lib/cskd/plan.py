@@ -1,0 +1,264 @@
+"""Expansion of a suite into runs, and their grouping into lockstep groups.
+
+A run is one model trained once: a teacher (cross-entropy), a teacher-free student (CE, shared by every pair with that
+student), or a student distilled from a teacher with a method. Its identity is the sha256 of its fully resolved
+configuration (models with their arguments, method with every option including defaults, recipe, data, seed and the
+identity of its teacher), so a changed setting is a new run and an unchanged one is never trained twice. A setting
+added later enters the configuration only when it differs from its default (``normalization``), so adding it changed
+no existing run's id.
+
+Runs that share a teacher, a dataset, a recipe and a seed form a lockstep group: one stream of batches, one teacher
+forward per batch. Teacher-free runs of the same recipe form their own group, which trains first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cskd.engine.recipe import Recipe
+from cskd.methods.base import close_names, get_method
+from cskd.suite import MethodEntry, ModelRef, Pair, Profile, Suite, SuiteError, TeacherCheckpoint
+
+TEACHER_LABEL = "Teacher"
+FILTER_KEYS = ("kind", "teacher", "student", "method", "seed")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run, fully resolved."""
+
+    run_id: str
+    suite: str
+    profile: str
+    kind: str  # "teacher" or "student"
+    teacher: str  # teacher label, "" when trained without one
+    student: str  # label of the model this run trains
+    teacher_model: ModelRef | None
+    student_model: ModelRef
+    method: MethodEntry  # args fully resolved (defaults included)
+    seed: int
+    dataset: str
+    normalization: str  # "dataset" or "authors_code" (cskd.data.augment.NORMALIZATIONS)
+    train_subset: int | None
+    test_subset: int | None
+    recipe: Recipe
+    teacher_run: str | None  # run id of the teacher run this student needs
+    teacher_checkpoint: TeacherCheckpoint | None  # a teacher supplied by file instead of a run
+
+    @property
+    def lockstep_key(self) -> tuple:
+        return (
+            self.teacher_run,
+            self.teacher_checkpoint,
+            self.dataset,
+            self.normalization,
+            self.train_subset,
+            self.test_subset,
+            self.recipe,
+            self.seed,
+        )
+
+    def describe(self) -> str:
+        if self.kind == "teacher":
+            return f"teacher {self.student} seed {self.seed}"
+        via = f"{self.teacher} -> " if self.teacher else ""
+        return f"{self.method.label:<8} {via}{self.student} seed {self.seed}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    suite: Suite
+    profile: Profile
+    runs: list[RunSpec]
+
+    def groups(self, max_size: int | None = None) -> list[list[RunSpec]]:
+        """Lockstep groups in training order: teacher-free runs first, then each teacher's students; a group larger
+        than ``max_size`` is split into the fewest parts of at most that size, as equal as possible (so that
+        parallel workers get jobs of a similar length)."""
+        groups: dict[tuple, list[RunSpec]] = {}
+        for run in sorted(self.runs, key=lambda r: r.teacher_run is not None):
+            groups.setdefault(run.lockstep_key, []).append(run)
+        if max_size is None:
+            return list(groups.values())
+        return [part for group in groups.values() for part in split_evenly(group, max_size)]
+
+
+def split_evenly(runs: list[RunSpec], max_size: int) -> list[list[RunSpec]]:
+    """``runs`` in order, cut into ``ceil(len / max_size)`` consecutive parts whose sizes differ by at most one."""
+    if max_size < 1:
+        raise ValueError(f"a lockstep group holds at least 1 run, got max_size={max_size}")
+    parts = -(-len(runs) // max_size)
+    base, extra = divmod(len(runs), parts)
+    cuts = [i * base + min(i, extra) for i in range(parts + 1)]
+    return [runs[cuts[i] : cuts[i + 1]] for i in range(parts)]
+
+
+def _hash(config: dict[str, Any]) -> str:
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def resolved_args(entry: MethodEntry, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The method's every option: its defaults, then the suite's arguments, then the profile's overrides."""
+    defaults = {o.name: o.default for o in get_method(entry.name).options()}
+    return {**defaults, **entry.args, **overrides}
+
+
+def dataset_alternatives(suite: Suite, profile_name: str | None = None) -> tuple[str, ...]:
+    """The datasets ``suite`` may run on under a profile, in order of preference (``cskd.data.choose_dataset``)."""
+    profile = suite.profile(profile_name)
+    return profile.dataset or suite.dataset
+
+
+def pair_settings(suite: Suite, pair: Pair) -> Pair:
+    """``pair`` with the suite's own settings for the same teacher and student merged in (a profile that lists
+    ``[T, S]`` keeps the suite's per-pair method arguments and skipped methods; its own win)."""
+    declared = next((p for p in suite.pairs if (p.teacher, p.student) == (pair.teacher, pair.student)), None)
+    if declared is None or declared is pair:
+        return pair
+    labels = dict.fromkeys([*declared.method_args, *pair.method_args])
+    args = {label: {**declared.method_args.get(label, {}), **pair.method_args.get(label, {})} for label in labels}
+    skip = tuple(dict.fromkeys([*declared.skip_methods, *pair.skip_methods]))
+    return Pair(pair.teacher, pair.student, method_args=args, skip_methods=skip)
+
+
+def expand(
+    suite: Suite,
+    profile_name: str | None = None,
+    seeds: list[int] | None = None,
+    only: dict[str, str] | None = None,
+    dataset: str | None = None,
+    numerics: dict[str, Any] | None = None,
+) -> Plan:
+    """Every run of ``suite`` under a profile; ``only`` keeps the runs matching each KEY=VALUE and their teachers.
+
+    ``dataset`` is the one of the suite's (profile's) dataset alternatives the runs use (default: the first); it is
+    part of every run's identity. ``numerics``: the engine settings that change the numbers, in every run's identity
+    when not empty (:func:`cskd.settings.numerics_config`: ``{"precision": "bf16"}`` for bf16 autocast).
+    """
+    profile = suite.profile(profile_name)
+    recipe = Recipe.from_dict({**suite.recipe.to_dict(), **profile.recipe})
+    if profile.epochs is not None:
+        recipe = recipe.scaled_to(profile.epochs)
+    alternatives = dataset_alternatives(suite, profile_name)
+    if dataset is None:
+        dataset = alternatives[0]
+    elif dataset not in alternatives:
+        raise SuiteError(f"{suite.path}: dataset {dataset!r} is not one of the suite's ({', '.join(alternatives)})")
+    pairs = [pair_settings(suite, p) for p in (profile.pairs or suite.pairs)]
+    labels = profile.methods or [m.label for m in suite.methods]
+    methods = [m for m in suite.methods if m.label in labels]
+    seeds = list(seeds or profile.seeds or suite.seeds)
+    train_subset = profile.train_subset if profile.train_subset is not None else suite.train_subset
+    test_subset = profile.test_subset if profile.test_subset is not None else suite.test_subset
+    common = {
+        "suite": suite.name,
+        "profile": profile.name,
+        "dataset": dataset,
+        "normalization": suite.normalization,
+        "train_subset": train_subset,
+        "test_subset": test_subset,
+    }
+
+    def model(label: str) -> ModelRef:
+        return suite.models[label].with_width_multiplier(suite.width_multiplier(profile, label))
+
+    def config(run: dict[str, Any]) -> dict[str, Any]:
+        normalization = {} if suite.normalization == "dataset" else {"normalization": suite.normalization}
+        normalization |= numerics or {}  # hook (issue 18): bf16 and fp32 runs are other cells; fp32 ids unchanged
+        return normalization | {  # present only when not the default, so the default keeps every existing run id
+            "kind": run["kind"],
+            "model": model(run["student"]).to_dict(),
+            "method": run["method"].name,
+            "args": run["method"].args,
+            "recipe": run["recipe"].to_dict(),
+            "dataset": dataset,
+            "subset": [train_subset, test_subset],
+            "seed": run["seed"],
+            "teacher": run["teacher_run"] or (run["teacher_checkpoint"].sha256 if run["teacher_checkpoint"] else None),
+        }
+
+    def make(**run: Any) -> RunSpec:
+        run = {**common, "recipe": suite.recipe_for(run["student"], profile), **run}
+        return RunSpec(run_id=_hash(config(run)), **run)
+
+    teacher_runs: dict[str, RunSpec] = {}
+    for label in dict.fromkeys([*suite.teachers, *(p.teacher for p in pairs)]):
+        if label in suite.teacher_checkpoints:
+            continue
+        teacher_runs[label] = make(
+            kind="teacher",
+            teacher="",
+            student=label,
+            teacher_model=None,
+            student_model=model(label),
+            method=MethodEntry(TEACHER_LABEL, "ce", resolved_args(MethodEntry(TEACHER_LABEL, "ce"), {})),
+            seed=suite.teacher_seed,
+            teacher_run=None,
+            teacher_checkpoint=None,
+        )
+    runs: dict[str, RunSpec] = {r.run_id: r for r in teacher_runs.values()}
+    for seed in seeds:
+        for pair in pairs:
+            for entry in methods:
+                if entry.label in pair.skip_methods:
+                    continue
+                overrides = {**pair.method_args.get(entry.label, {}), **profile.method_args.get(entry.label, {})}
+                method = MethodEntry(entry.label, entry.name, resolved_args(entry, overrides))
+                if not entry.uses_teacher:
+                    run = make(
+                        kind="student",
+                        teacher="",
+                        student=pair.student,
+                        teacher_model=None,
+                        student_model=model(pair.student),
+                        method=method,
+                        seed=seed,
+                        teacher_run=None,
+                        teacher_checkpoint=None,
+                    )
+                else:
+                    supplied = suite.teacher_checkpoints.get(pair.teacher)
+                    run = make(
+                        kind="student",
+                        teacher=pair.teacher,
+                        student=pair.student,
+                        teacher_model=model(pair.teacher),
+                        student_model=model(pair.student),
+                        method=method,
+                        seed=seed,
+                        teacher_run=None if supplied else teacher_runs[pair.teacher].run_id,
+                        teacher_checkpoint=supplied,
+                    )
+                runs.setdefault(run.run_id, run)
+    selected = _select(list(runs.values()), only or {})
+    return Plan(suite=suite, profile=profile, runs=selected)
+
+
+def _select(runs: list[RunSpec], only: dict[str, str]) -> list[RunSpec]:
+    """The runs matching every KEY=VALUE of ``only`` (values match exactly, case included), and their teachers; a
+    value no run has raises :class:`SuiteError` with the closest values."""
+    for key in only:
+        if key not in FILTER_KEYS:
+            raise SuiteError(f"--only {key}=...: unknown key; use one of {', '.join(FILTER_KEYS)}")
+    if not only:
+        return runs
+
+    def value(run: RunSpec, key: str) -> str:
+        return run.method.label if key == "method" else str(getattr(run, key))
+
+    for key, wanted in only.items():
+        values = sorted({value(r, key) for r in runs} - {""})
+        if wanted not in values:
+            same = [v for v in values if v.lower() == wanted.lower()]
+            hint = f"values are case-sensitive: {same[0]!r}?" if same else close_names(wanted, values)
+            raise SuiteError(f"--only {key}={wanted}: no run of this plan has {key} {wanted!r} ({hint})")
+    kept = [r for r in runs if all(value(r, k) == v for k, v in only.items())]
+    if not kept:
+        chosen = " ".join(f"{k}={v}" for k, v in only.items())
+        raise SuiteError(f"--only {chosen}: each value matches some run, but no run matches them all")
+    needed = {r.teacher_run for r in kept if r.teacher_run}
+    return [r for r in runs if r in kept or r.run_id in needed]
