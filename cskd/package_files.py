@@ -2,7 +2,8 @@
 
 The suite folder is, in order: the ``CSKD_SUITES`` environment variable (a folder of suite files; a suite may also be
 given by its path); else the checkout's ``benchmarks/`` (a clone, or ``pip install -e .``); else the copy installed with
-the package (``pip install .`` ships ``benchmarks/*.yaml``, ``paper_results.csv``, ``published_results.csv`` and the teacher
+the package (``pip install .`` ships ``benchmarks/*.yaml``, ``paper_results.csv``, ``published_results.csv`` and the
+teacher
 checkpoints the suites name, ``reference/teachers/*.pt``, as package data at ``cskd/benchmarks/`` and
 ``cskd/reference/teachers/``, so a suite's relative ``../reference/teachers/...`` path holds in both layouts).
 """
