@@ -26,6 +26,7 @@ import torch
 
 from cskd.data import dataset_input_size
 from cskd.engine.cost import forward_macs
+from cskd.engine.progress import SweepClock
 from cskd.features import FeatureSpec
 from cskd.methods import build_method
 from cskd.models import create_model, feature_spec
@@ -212,3 +213,21 @@ def gpu_rate(results_dir: Path) -> Rate:
 
 def _init_epochs(run: RunSpec, student: FeatureSpec, teacher: FeatureSpec | None) -> int:
     return build_method(run.method.name, run.method.args, student, teacher).init_epochs
+
+
+def run_work(group: list) -> dict[str, float]:
+    """The work of each run of a lockstep group (a list of :class:`cskd.plan.RunSpec`): its MACs from the cost model
+    (:func:`group_cost`), or its main epochs when the cost is unknown (a dataset whose size is
+    only known once loaded)."""
+    try:
+        return group_cost(group).run_macs
+    except (ValueError, TypeError):
+        return {run.run_id: float(run.recipe.epochs) for run in group}
+
+
+def sweep_clock(suite: str, groups: list[list], pending: set[str]) -> SweepClock:
+    """The clock of a sweep that trains the ``pending`` runs of ``groups``: one group per lockstep group holding
+    one, its work that of its pending runs."""
+    todo = [group for group in groups if any(run.run_id in pending for run in group)]
+    total = sum(work for group in todo for run_id, work in run_work(group).items() if run_id in pending)
+    return SweepClock(suite=suite, groups=len(todo), total=total)

@@ -159,11 +159,13 @@ def expand(
     seeds: list[int] | None = None,
     only: dict[str, str] | None = None,
     dataset: str | None = None,
+    numerics: dict[str, Any] | None = None,
 ) -> Plan:
     """Every run of ``suite`` under a profile; ``only`` keeps the runs matching each KEY=VALUE and their teachers.
 
     ``dataset`` is the one of the suite's (profile's) dataset alternatives the runs use (default: the first); it is
-    part of every run's identity.
+    part of every run's identity. ``numerics``: the engine settings that change the numbers, in every run's identity
+    when not empty (:func:`cskd.settings.numerics_config`: ``{"precision": "bf16"}`` for bf16 autocast).
     """
     profile = suite.profile(profile_name)
     alternatives = dataset_alternatives(suite, profile_name)
@@ -189,6 +191,7 @@ def expand(
 
     def config(run: dict[str, Any]) -> dict[str, Any]:
         normalization = {} if suite.normalization == "dataset" else {"normalization": suite.normalization}
+        normalization |= numerics or {}  # hook (issue 18): bf16 and fp32 runs are other cells; fp32 ids unchanged
         return normalization | {  # present only when not the default, so the default keeps every existing run id
             "kind": run["kind"],
             "model": model(run["student"]).to_dict(),

@@ -17,6 +17,7 @@ import pandas as pd
 from cskd.csvfiles import CsvTable, append_line, read_csv_table, report_damaged
 from cskd.limits import run_id_problem, seed_text_problem
 from cskd.runs_schema import STRUCTURE_COLUMNS, upgrade_header, with_added_columns
+from cskd.settings import SETTING_COLUMNS, SETTING_TEXT_COLUMNS
 
 #: columns of runs.csv, in order; docs/results.md documents each
 RUN_COLUMNS: tuple[str, ...] = (
@@ -60,7 +61,9 @@ RUN_COLUMNS: tuple[str, ...] = (
 )
 #: the columns every runs.csv has; those added later (at the end) are empty in the rows of an older file
 FIRST_RUN_COLUMNS: tuple[str, ...] = RUN_COLUMNS
-RUN_COLUMNS += STRUCTURE_COLUMNS  # issue 23: category-structure metrics of the last epoch (docs/structure.md)
+#: added later, in this order: the category-structure metrics of the last epoch (docs/structure.md), then the
+#: recorded recipe, engine options and scale (cskd.settings)
+RUN_COLUMNS += STRUCTURE_COLUMNS + SETTING_COLUMNS
 
 #: columns of epochs/<run_id>.csv; loss terms follow as ``loss_<term>`` columns
 EPOCH_COLUMNS: tuple[str, ...] = (
@@ -102,7 +105,7 @@ def append_run_row(path: Path, row: Mapping[str, Any]) -> None:
 TEXT_COLUMNS: tuple[str, ...] = (
     "suite", "run_id", "kind", "dataset", "dataset_source", "data_sha256", "teacher", "student", "teacher_model",
     "student_model", "method", "method_name", "method_args", "profile", "device", "torch_version", "timm_version",
-    "cskd_version", "git_commit", "status", "error", "finished_at",
+    "cskd_version", "git_commit", "status", "error", "finished_at", *SETTING_TEXT_COLUMNS,
 )  # fmt: skip
 
 
@@ -119,7 +122,11 @@ def read_runs_table(path: Path) -> CsvTable:
     table = read_csv_table(
         path, text=TEXT_COLUMNS, numbers=NUMBER_COLUMNS, required=FIRST_RUN_COLUMNS, checks=ROW_CHECKS
     )
-    return CsvTable(with_added_columns(table.frame, RUN_COLUMNS), table.damaged)
+    added = [column for column in RUN_COLUMNS if column not in table.frame.columns]
+    frame = with_added_columns(table.frame, RUN_COLUMNS)
+    for column in set(added) & set(TEXT_COLUMNS):  # text reads as text: an added text column is empty, not NaN
+        frame[column] = ""
+    return CsvTable(frame, table.damaged)
 
 
 def read_runs(path: Path) -> pd.DataFrame:

@@ -12,14 +12,18 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from filelock import Timeout
 from torch import nn
 
 from cskd import locations
+from cskd.cost import run_work, sweep_clock
 from cskd.data import DeviceLoader, ImageDataset, load_subset
 from cskd.data.augment import normalized_as
+from cskd.data.files import resolve_data_dir
 from cskd.engine.checkpoint import CheckpointError
+from cskd.engine.progress import EpochLog, SweepClock
 from cskd.engine.trainer import (
     EngineOptions,
     RunOutcome,
@@ -32,6 +36,7 @@ from cskd.engine.trainer import (
 from cskd.plan import Plan, RunSpec, check_builds
 from cskd.repair import sweep_run_temporaries
 from cskd.run_status import RunStatus, RunStatuses
+from cskd.settings import row_settings
 from cskd.store import ResultsStore
 
 
@@ -62,6 +67,7 @@ class Runner:
         self.paths = self.store.paths
         self.status = RunStatuses(plan.runs, self.store)
         self._data: dict[tuple, ImageDataset] = {}
+        self.clock = SweepClock(suite=plan.suite.name)
 
     def statuses(self, runs: list[RunSpec] | None = None) -> dict[str, RunStatus]:
         """What the sweep would do now with each of ``runs`` (default: every run of the plan)."""
@@ -124,6 +130,8 @@ class Runner:
 
     def sweep(self) -> SweepSummary:
         summary = SweepSummary()
+        pending = {run_id for run_id, status in self.statuses().items() if status.state != "done"}
+        self.clock = sweep_clock(self.plan.suite.name, self.groups(), pending)  # hook (issue 18): epoch lines' ETAs
         for group in self.groups():
             self._run_group(group, summary)
         return summary
@@ -211,7 +219,7 @@ class Runner:
         except Exception as error:
             for run in runs:
                 failed = RunOutcome(run.run_id, "failed", f"{type(error).__name__}: {error}")
-                self.store.record(run, failed, None, None, engine.device)
+                self.store.record(run, failed, None, None, engine.device, self._settings(run, None))
                 summary.failed += 1
             return
         jobs = [
@@ -228,10 +236,12 @@ class Runner:
             for run in runs
         ]
         print(f"training {len(runs)} run(s) in lockstep: " + "; ".join(r.describe() for r in runs))
-        outcomes = {o.run_id: o for o in train_group(jobs, data, first.recipe, engine, teacher)}
+        self.clock.begin_group()  # hook (issue 18): the group's epoch lines, with its number and the suite's ETA
+        log = EpochLog(epochs=0, clock=self.clock, work=sum(run_work(runs).values()))
+        outcomes = {o.run_id: o for o in train_group(jobs, data, first.recipe, engine, teacher, log)}
         for run in runs:
             outcome = outcomes[run.run_id]
-            self.store.record(run, outcome, data, teacher_top1, engine.device)
+            self.store.record(run, outcome, data, teacher_top1, engine.device, self._settings(run, data))
             if outcome.status == "ok":
                 summary.trained += 1
                 print(
@@ -241,6 +251,11 @@ class Runner:
             else:
                 summary.failed += 1
                 print(f"  FAILED {run.describe()}: {outcome.error}")
+
+    def _settings(self, run: RunSpec, data: ImageDataset | None) -> dict[str, Any]:
+        """The recorded settings of ``run``'s row (:func:`cskd.settings.row_settings`)."""
+        source = data.source if data is not None else None
+        return row_settings(self.plan, run, self.options.engine, source, resolve_data_dir(self.options.data_dir))
 
 
 def _test_loader(data: ImageDataset, engine: EngineOptions) -> DeviceLoader:

@@ -71,9 +71,11 @@ class ResultsStore:
         data: ImageDataset | None,
         teacher_top1: float | None,
         device: torch.device,
+        settings: dict[str, Any] | None = None,
     ) -> None:
         """Append the row of ``run`` (:data:`cskd.results.RUN_COLUMNS`) from its outcome, the data it trained on,
-        its teacher's top-1 and the device."""
+        its teacher's top-1, the device and the recorded ``settings`` (:func:`cskd.settings.row_settings`: recipe,
+        engine options, scale, the data source without machine paths)."""
         row: dict[str, Any] = {
             "suite": run.suite,
             "run_id": run.run_id,
@@ -114,6 +116,7 @@ class ResultsStore:
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         row |= outcome.structure  # the struct_* columns (docs/structure.md; empty for a failed run)
+        row |= settings or {}
         append_run_row(self.paths.runs_csv, row)
 
     def set_aside(self, run: RunSpec, why: str) -> None:

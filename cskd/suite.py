@@ -31,13 +31,15 @@ from cskd.data.augment import NORMALIZATIONS
 from cskd.data.errors import UnknownDatasetError
 from cskd.engine.recipe import Recipe, RecipeError
 from cskd.limits import MAX_EPOCHS, seed_problem, short_repr, suite_name_problem, width_problem
-from cskd.locations import BENCHMARKS
+from cskd.locations import benchmarks_dir, shipped_file
 from cskd.methods.base import MethodOptionError, UnknownMethodError, close_names, get_method
+from cskd.settings import SCALES
 from cskd.typecheck import type_problem
 from cskd.yamlfile import YamlFileError, read_yaml
 
-PAPER_RESULTS = BENCHMARKS / "paper_results.csv"
-PUBLISHED_RESULTS = BENCHMARKS / "published_results.csv"
+# suites from CSKD_SUITES, a checkout's benchmarks/ or the installed copy (cskd.locations.benchmarks_dir)
+PAPER_RESULTS = shipped_file("paper_results.csv")
+PUBLISHED_RESULTS = shipped_file("published_results.csv")
 
 #: every top-level key of a suite file and its type; adding a key is one line here and a reader in load_suite
 SUITE_KEYS: dict[str, Any] = {
@@ -59,6 +61,7 @@ SUITE_KEYS: dict[str, Any] = {
     "profiles": dict,
     "cluster": dict,
     "report": dict,
+    "scale": Literal[SCALES],  # hook (issue 18): paper-scale or CPU-scale numbers (cskd.settings)
 }
 #: the top-level keys a suite must have (``pairs`` and ``methods`` unless ``teachers`` lists what to train)
 REQUIRED_KEYS = ("dataset", "recipe", "models")
@@ -75,6 +78,7 @@ PROFILE_KEYS: dict[str, Any] = {
     "methods": list[str],
     "method_args": dict,
     "recipe": dict,
+    "scale": Literal[SCALES],  # hook (issue 18): default cpu (cskd.settings)
 }
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -147,6 +151,7 @@ class Profile:
     methods: tuple[str, ...] | None = None
     method_args: dict[str, dict[str, Any]] = field(default_factory=dict)
     recipe: dict[str, Any] = field(default_factory=dict)
+    scale: str | None = None  # "paper" or "cpu"; None: cpu (cskd.settings.scale_of)
 
 
 FULL = Profile(name="full", description="the paper's setting")
@@ -183,6 +188,7 @@ class Suite:
     cluster: dict[str, Any] = field(default_factory=dict)  # SLURM settings for --executor slurm (docs/cluster.md)
     report: ReportSettings = ReportSettings()
     model_recipes: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> recipe overrides for its runs
+    scale: str = "paper"  # "paper": the paper's setting; "cpu": a CPU-scale version (cskd.settings)
 
     def profile(self, name: str | None) -> Profile:
         if name is None or name == "full":
@@ -205,7 +211,7 @@ class Suite:
 
 
 def suite_paths() -> list[Path]:
-    return sorted(BENCHMARKS.glob("*.yaml"))
+    return sorted(benchmarks_dir().glob("*.yaml"))
 
 
 def resolve_suite_path(name_or_path: str | Path) -> Path:
@@ -213,7 +219,7 @@ def resolve_suite_path(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
     if path.suffix in {".yaml", ".yml"} and path.exists():
         return path
-    candidate = BENCHMARKS / f"{name_or_path}.yaml"
+    candidate = benchmarks_dir() / f"{name_or_path}.yaml"
     if candidate.exists():
         return candidate
     names = [p.stem for p in suite_paths()]
@@ -291,6 +297,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
         cluster=_read_cluster(read, raw.get("cluster", {})),
         report=_read_report(read, read.get(raw, "report", "", dict, default={}), methods),
         model_recipes=model_recipes,
+        scale=raw.get("scale", "paper"),
     )
     profiles = {str(n): _read_profile(read, str(n), v, suite) for n, v in raw.get("profiles", {}).items()}
     suite = dataclasses.replace(suite, profiles=profiles)
@@ -558,6 +565,7 @@ def _read_profile(read: _Reader, name: str, raw: Any, suite: Suite) -> Profile:
         methods=None if raw.get("methods") is None else tuple(raw["methods"]),
         method_args=method_args,
         recipe=recipe,
+        scale=raw.get("scale"),
     )
 
 

@@ -352,8 +352,12 @@ def test_cskd_run_fetches_the_dataset_before_training(served, data, tmp_path, ca
     assert out[2].startswith("training 1 run(s) in lockstep: teacher T seed 0")
     rows = read_runs(results / "mini" / "runs.csv")
     assert list(rows["status"]) == ["ok"] and list(rows["dataset"]) == ["cifar10"]
-    assert rows["dataset_source"].iloc[0].startswith(f"official CIFAR-10 python pickles at {data}")
+    assert rows["dataset_source"].iloc[0].startswith("official CIFAR-10 python pickles at <data-dir>/")  # no path
     assert rows["train_size"].iloc[0] == 50 and rows["test_size"].iloc[0] == 10
+    # status plans as run did (the fallback, now present), so the run it recorded is done
+    assert main(["status", str(suite), "--results-dir", str(results), "--data-dir", str(data)]) == 0
+    status = capsys.readouterr().out
+    assert rows["run_id"].iloc[0] in status and "1 done" in status, status
 
 
 def test_paper_setting_fetches_all_three_datasets_then_starts_training(tmp_path, jpeg_root, data, monkeypatch, capsys):

@@ -13,6 +13,7 @@ from cskd.cli.executor_options import cluster_config
 from cskd.cluster_config import ClusterConfigError
 from cskd.cost import GroupCost, Rate, cpu_rate, gpu_rate, group_cost
 from cskd.executors.jobs import format_hours, format_minutes, pending_jobs, time_limit_minutes
+from cskd.learned_rates import calibrated
 from cskd.plan import RunSpec
 from cskd.runner import Runner
 
@@ -21,7 +22,8 @@ def print_plan(runner: Runner, args: argparse.Namespace) -> None:
     plan = runner.plan
     statuses = runner.statuses()
     finished = {run_id for run_id, status in statuses.items() if status.state == "done"}
-    cpu, gpu = cpu_rate(), gpu_rate(runner.options.results_dir)
+    results = runner.options.results_dir  # hook (issue 18): rates learned from the runs recorded (cskd.learned_rates)
+    cpu, gpu = calibrated(cpu_rate(), "cpu", results), calibrated(gpu_rate(results), "cuda", results)
     print(f"suite {plan.suite.name} [{plan.profile.name}] on {plan.runs[0].dataset if plan.runs else '-'}")
     total = {"all": [0.0, 0.0], "left": [0.0, 0.0]}
     unknown: list[str] = []

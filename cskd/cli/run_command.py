@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING
 
 from cskd.cli.arguments import (
@@ -12,7 +11,6 @@ from cskd.cli.arguments import (
     engine_options,
     fail,
     lockstep_options,
-    parse_only,
 )
 from cskd.cli.data_command import add_mirror_argument
 from cskd.cli.executor_options import add_executor_arguments
@@ -53,11 +51,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from cskd.cli.dry_run import print_plan
     from cskd.cli.executor_options import check_executor_arguments, run_with_executor
-    from cskd.data import FETCHABLE, DatasetError, choose_dataset, fallback_notice, fetch_dataset
-    from cskd.data.shipped import requested_subset
+    from cskd.cli.plan_options import resolve_plan
+    from cskd.data import FETCHABLE, DatasetError, fetch_dataset
     from cskd.engine.checkpoint import CheckpointError
     from cskd.locations import results_dir
-    from cskd.plan import check_builds, check_data, check_plan, dataset_alternatives, expand
+    from cskd.plan import check_builds, check_data, check_plan
     from cskd.repair import repair_torn_tail
     from cskd.runner import Runner, RunnerOptions
     from cskd.stopping import stop_between_steps
@@ -65,13 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         suite = load_suite(args.suite)
-        plan_alternatives = dataset_alternatives(suite, args.profile)
-        data = choose_dataset(
-            plan_alternatives, args.data_dir, not args.no_download, args.mirror, requested_subset(suite, args.profile)
-        )  # hook (issue 18): the subset, which the images shipped with cskd may hold
-        if notice := fallback_notice(plan_alternatives, data, args.data_dir):  # hook (issue 18): said loudly
-            print(notice, file=sys.stderr, flush=True)
-        plan = expand(suite, args.profile, args.seeds, parse_only(args.only), dataset=data.name)
+        plan, data, plan_alternatives = resolve_plan(suite, args)  # the rule status shares (cskd/cli/plan_options.py)
         check_builds(plan)  # every model and every run's method, with the dataset's published sizes
         check_plan(plan)  # seeds (--seeds), widths, batch vs subset (bounds: cskd/limits.py)
     except (SuiteError, DatasetError) as error:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from cskd.cli.arguments import add_plan_arguments, fail, lockstep_options, parse_only
+from cskd.cli.arguments import add_plan_arguments, fail, lockstep_options
+from cskd.cli.plan_options import add_data_arguments
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -17,19 +18,21 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "job records of --executor local|slurm (RESULTS_DIR/SUITE/jobs/) and squeue; no accounting database needed.",
     )
     add_plan_arguments(parser, as_given=True)
+    add_data_arguments(parser)  # hook (issue 18): the data options and dataset rule of cskd run
     parser.set_defaults(func=status)
 
 
 def status(args: argparse.Namespace) -> int:
+    from cskd.cli.plan_options import resolve_plan
+    from cskd.data import DatasetError
     from cskd.executors.status import print_status
     from cskd.locations import results_dir
-    from cskd.plan import expand
     from cskd.runner import Runner, RunnerOptions
     from cskd.suite import SuiteError, load_suite
 
     try:
-        plan = expand(load_suite(args.suite), args.profile, args.seeds, parse_only(args.only))
-    except SuiteError as error:
+        plan, _, _ = resolve_plan(load_suite(args.suite), args)  # hook (issue 18): the plan cskd run makes
+    except (SuiteError, DatasetError) as error:
         return fail(error)
     runner = Runner(plan, RunnerOptions(results_dir(args.results_dir), **lockstep_options(args)))
     print_status(plan, runner.store, runner.groups())

@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from cskd.data import DeviceLoader, ImageDataset
 from cskd.engine import checkpoint
+from cskd.engine.progress import EpochLog
 from cskd.engine.recipe import Recipe
 from cskd.engine.structure_eval import NetworkOutputs, evaluate_with_structure, final_structure, forward_test_set
 from cskd.features import Features, FeatureSpec
@@ -418,8 +419,10 @@ def train_group(
     recipe: Recipe,
     options: EngineOptions,
     teacher: nn.Module | None = None,
+    log: EpochLog | None = None,
 ) -> list[RunOutcome]:
-    """Train every job in lockstep on one stream of batches (one teacher forward per batch) and report each.
+    """Train every job in lockstep on one stream of batches (one teacher forward per batch) and report each; one
+    line per epoch goes to stdout (``log``: the sweep's, for its group number and ETAs; :mod:`cskd.engine.progress`).
 
     A job that fails (bad arguments, a non-finite loss, an exception in its step) is recorded as failed and dropped;
     the others go on. Interrupting the process (Ctrl-C, a kill) loses at most the epoch in progress.
@@ -470,11 +473,14 @@ def train_group(
     )
     init_epochs = max((s.method.init_epochs for s in students), default=0)
     schedule = [("init", e) for e in range(1, init_epochs + 1)] + [("main", e) for e in range(1, recipe.epochs + 1)]
-    for phase, epoch in schedule:
+    todo = [(p, e) for p, e in schedule if any(s.alive and s.needs(p, e) for s in students)]
+    log = log or EpochLog(epochs=len(todo))
+    log.epochs = len(todo)
+    for phase, epoch in todo:
         active = [s for s in students if s.alive and s.needs(phase, epoch)]
         check_stop()  # issue 22 hook: nothing new starts once a stop was asked for (cskd/stopping.py)
         if active:
-            _train_epoch(active, teacher, train, test, phase, epoch, recipe, options, teacher_test)
+            _train_epoch(active, teacher, train, test, phase, epoch, recipe, options, log, teacher_test)
     lockstep = len(students)
     return failed + [s.outcome(lockstep) for s in students]
 
@@ -488,6 +494,7 @@ def _train_epoch(
     epoch: int,
     recipe: Recipe,
     options: EngineOptions,
+    log: EpochLog,
     teacher_test: NetworkOutputs | None = None,
 ) -> None:
     start = time.perf_counter()
@@ -505,6 +512,7 @@ def _train_epoch(
         disable=not options.progress,
         leave=False,
         unit="batch",
+        postfix=log.bar_text(),
     )
     images = 0
     for x, y, *index in bar:
@@ -521,10 +529,19 @@ def _train_epoch(
                 student.error = f"{type(error).__name__} in {phase} epoch {epoch}: {error}"
     bar.close()
     survivors = [s for s in active if not s.error]
-    # issue 23 hook: the test pass also records the structure metrics (cskd/engine/structure_eval.py)
+    # the test pass also records the structure metrics (cskd/engine/structure_eval.py)
     evaluations = {
         id(s): evaluate_with_structure(s.model, test, lambda: autocast(options), teacher_test) for s in survivors
     }
-    share = (time.perf_counter() - start) / len(active)
+    seconds = time.perf_counter() - start
     for student in survivors:
-        student.end_epoch(phase, epoch, evaluations[id(student)], share, images)
+        student.end_epoch(phase, epoch, evaluations[id(student)], seconds / len(active), images)
+    log.epoch_done(
+        phase,
+        epoch,
+        total,
+        sorted({s.history[-1]["lr"] for s in survivors}),
+        [(s.job.label or s.job.method, s.history[-1]["test_top1"], s.history[-1]["train_loss"]) for s in survivors],
+        images,
+        seconds,
+    )

@@ -39,6 +39,7 @@ from cskd.report.structure_check import structure_expectations, tolerance_for
 from cskd.report.suites import SuiteLike, SuiteView, suite_runs, view_suite
 from cskd.report.tables import METRIC_TITLES, data_description, declared_keys, unknown_labels
 from cskd.runs_schema import STRUCTURE_TITLES
+from cskd.settings import row_scale
 
 #: expected mean of each (cell, metric)
 Expected = dict[tuple[CellKey, str], float]
@@ -182,6 +183,12 @@ def _require_paper_setting(runs: pd.DataFrame, suite: SuiteView, paper: PaperTab
     if suite.profile != FULL_PROFILE:
         raise ReportInputError(
             f"the runs are of profile {suite.profile!r}, a scaled-down version of {paper.title}: {why}; {fix}"
+        )
+    scales = {row_scale(value, suite.scale) for value in runs.get("scale", pd.Series([""]))}  # hook (issue 18)
+    if "cpu" in scales:
+        raise ReportInputError(
+            f"the runs are CPU-scale (runs.csv column scale, suite key scale), not the setting of "
+            f"{paper.title}: {why}; {fix}"
         )
     other = sorted(set(runs["dataset"]) - {"", paper.dataset})
     if other:

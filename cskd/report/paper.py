@@ -23,12 +23,12 @@ from pathlib import Path
 import pandas as pd
 
 from cskd.csvfiles import CsvFileError, read_csv_table
-from cskd.locations import BENCHMARKS
+from cskd.locations import shipped_file
 from cskd.report.cells import CellKey
 from cskd.report.errors import ReportInputError
 
-PAPER_RESULTS = BENCHMARKS / "paper_results.csv"
-PUBLISHED_RESULTS = BENCHMARKS / "published_results.csv"
+PAPER_RESULTS = shipped_file("paper_results.csv")  # hook (issue 18): checkout or installed copy
+PUBLISHED_RESULTS = shipped_file("published_results.csv")
 #: the source of every number of paper_results.csv
 PAPER_SOURCE = "CSKD paper (Chen et al., ECCV 2020)"
 

@@ -20,6 +20,7 @@ from cskd.report.cells import Row
 from cskd.report.errors import ReportInputError
 from cskd.report.roles import method_role
 from cskd.report.scale import scale_phrase
+from cskd.settings import scale_of
 
 
 class PairLike(Protocol):
@@ -77,8 +78,9 @@ class SuiteView:
     baseline: str | None = None  # the method label gains are measured from
     paired: list[tuple[str, str]] = field(default_factory=list)  # (A, B): A - B compared seed by seed
     notes: list[str] = field(default_factory=list)  # settings the profile leaves out
-    scale: str | None = None  # what headings call the scale (cskd.report.scale): "profile cpu", "CPU scale" or "";
-    # None: not worked out (headings then name the profile)
+    scale: str = "paper"  # "paper" or "cpu", the scale of its runs (cskd.settings.scale_of)
+    heading_scale: str | None = None  # what headings call the scale (cskd.report.scale): "profile cpu", "CPU scale"
+    # or ""; None: not worked out (headings then name the profile)
 
 
 def suite_runs(suite: SuiteLike, runs: pd.DataFrame) -> pd.DataFrame:
@@ -131,7 +133,8 @@ def view_suite(suite: SuiteLike, profile: str | None) -> SuiteView:
         baseline=baseline,
         paired=paired,
         notes=notes,
-        scale=scale_phrase(profile, getattr(suite, "profiles", None), getattr(suite, "description", "")),
+        scale=scale_of(getattr(suite, "scale", None), profile or "full", getattr(overrides, "scale", None)),
+        heading_scale=scale_phrase(profile, getattr(suite, "profiles", None), getattr(suite, "description", "")),
     )
 
 

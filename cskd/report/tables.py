@@ -333,7 +333,7 @@ def _teachers(results: CellTable, suite: SuiteView) -> str:
 
 def _scale(suite: SuiteView) -> str:
     """What headings call the scale of ``suite``'s runs (the profile where the view has not worked it out)."""
-    return suite.scale if suite.scale is not None else f"profile {suite.profile or 'none'}"
+    return suite.heading_scale if suite.heading_scale is not None else f"profile {suite.profile or 'none'}"
 
 
 def caption(
