@@ -186,6 +186,7 @@ class Suite:
     cluster: dict[str, Any] = field(default_factory=dict)  # SLURM settings for --executor slurm (docs/cluster.md)
     report: ReportSettings = ReportSettings()
     model_recipes: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> recipe overrides for its runs
+    overrides: tuple[str, ...] = ()  # the --set KEY=VALUE applied to the file, as typed (cskd.overrides)
 
     def profile(self, name: str | None) -> Profile:
         if name is None or name == "full":
@@ -253,13 +254,22 @@ class _Reader:
             self.get(mapping, key, where, schema[key])
 
 
-def load_suite(name_or_path: str | Path) -> Suite:
-    """Read and validate a suite; raises :class:`SuiteError` naming the file and key of the first problem."""
+def load_suite(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Suite:
+    """Read and validate a suite, changed by ``overrides`` (``--set KEY=VALUE``, :mod:`cskd.overrides`) before it is
+    validated; raises :class:`SuiteError` naming the file and key of the first problem (and the overrides)."""
     path = resolve_suite_path(name_or_path)
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         raise SuiteError(f"{path}: not valid YAML: {error}") from None
+    if overrides:  # hook (issue 21): --set applied to the mapping, then validated like the file
+        from cskd.overrides import load_with_overrides
+
+        return load_with_overrides(path, raw, overrides, _validate)
+    return _validate(path, raw)
+
+
+def _validate(path: Path, raw: Any) -> Suite:
     read = _Reader(path)
     if not isinstance(raw, dict):
         raise SuiteError(f"{path}: the top level must be a mapping of keys, got {type(raw).__name__}")

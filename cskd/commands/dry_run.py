@@ -23,6 +23,8 @@ def print_plan(runner: Runner, args: argparse.Namespace) -> None:
     finished = {run_id for run_id, status in statuses.items() if status.state == "done"}
     cpu, gpu = cpu_rate(), gpu_rate(runner.options.results_dir)
     print(f"suite {plan.suite.name} [{plan.profile.name}] on {plan.runs[0].dataset if plan.runs else '-'}")
+    if plan.suite.overrides:  # hook (issue 21)
+        print(f"  with --set {' --set '.join(plan.suite.overrides)}")
     total = {"all": [0.0, 0.0], "left": [0.0, 0.0]}
     unknown: list[str] = []
     counts: Counter[str] = Counter()

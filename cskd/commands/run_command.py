@@ -41,6 +41,7 @@ def add_plan_arguments(parser: argparse.ArgumentParser, as_given: bool = False) 
         "--seeds", type=int, nargs="+", default=None, help=explained("override the suite's (profile's) seeds")
     )
     add_results_argument(parser)
+    add_set_argument(parser)  # hook (issue 21): --set KEY=VALUE overrides
     parser.add_argument(
         "--no-lockstep",
         action="store_true",
@@ -56,6 +57,19 @@ def add_plan_arguments(parser: argparse.ArgumentParser, as_given: bool = False) 
             "(more jobs for --executor local/slurm to spread over workers, at the cost of one teacher forward per "
             "part)"
         ),
+    )
+
+
+def add_set_argument(parser: argparse.ArgumentParser) -> None:
+    """``--set KEY=VALUE``, repeatable: a suite key changed for this command (cskd.overrides)."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change a key of the suite file for this command: KEY is its dotted path as the YAML nests it "
+        "(recipe.lr, methods.CSKD.args.beta, profiles.smoke.epochs), VALUE a YAML value (0.05, [0, 1]); checked like "
+        "the file; changes the run ids of the runs it changes; repeatable",
     )
 
 
@@ -128,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     from cskd.suite import SuiteError, check_builds, load_suite
 
     try:
-        suite = load_suite(args.suite)
+        suite = load_suite(args.suite, args.set)
         plan_alternatives = dataset_alternatives(suite, args.profile)
         data = choose_dataset(plan_alternatives, args.data_dir, download=not args.no_download, mirror=args.mirror)
         plan = expand(suite, args.profile, args.seeds, parse_only(args.only), dataset=data.name)

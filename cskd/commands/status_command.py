@@ -28,7 +28,7 @@ def status(args: argparse.Namespace) -> int:
     from cskd.suite import SuiteError, load_suite
 
     try:
-        plan = expand(load_suite(args.suite), args.profile, args.seeds, parse_only(args.only))
+        plan = expand(load_suite(args.suite, args.set), args.profile, args.seeds, parse_only(args.only))
     except SuiteError as error:
         return fail(error)
     print_status(Runner(plan, RunnerOptions(results_dir(args.results_dir), **lockstep_options(args))))

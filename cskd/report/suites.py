@@ -76,6 +76,7 @@ class SuiteView:
     baseline: str | None = None  # the method label gains are measured from
     paired: list[tuple[str, str]] = field(default_factory=list)  # (A, B): A - B compared seed by seed
     notes: list[str] = field(default_factory=list)  # settings the profile leaves out
+    overrides: tuple[str, ...] = ()  # the --set KEY=VALUE the suite was loaded with (cskd.overrides)
 
 
 def suite_runs(suite: SuiteLike, runs: pd.DataFrame) -> pd.DataFrame:
@@ -112,6 +113,9 @@ def view_suite(suite: SuiteLike, profile: str | None) -> SuiteView:
             paired.append((a, b))
         else:
             notes.append(f"No paired comparison {a} − {b}: this profile does not run {a if a not in shown else b}.")
+    changed = tuple(getattr(suite, "overrides", ()))
+    if changed:
+        notes.append(f"Overrides: the suite as changed by --set {', --set '.join(changed)}; only those runs are shown.")
     recipe = Recipe.from_dict({**suite.recipe.to_dict(), **overrides.recipe})  # as cskd.plan.expand resolves it
     if overrides.epochs is not None:
         recipe = recipe.scaled_to(overrides.epochs)
@@ -128,6 +132,7 @@ def view_suite(suite: SuiteLike, profile: str | None) -> SuiteView:
         baseline=baseline,
         paired=paired,
         notes=notes,
+        overrides=changed,
     )
 
 
