@@ -64,13 +64,26 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         help="deterministic algorithms only (bitwise repeatable on CPU; slower on CUDA)",
     )
     group.add_argument("--no-progress", action="store_true", help="no progress bars (summary lines only)")
+    group.add_argument(  # hook (issue 21): experiment tracking, cskd.tracking
+        "--log",
+        action="append",
+        default=[],
+        choices=("tensorboard", "wandb"),
+        help="also log every epoch's scalars and each run's configuration to TensorBoard (RESULTS/SUITE/logs/"
+        "tensorboard) or W&B (offline unless WANDB_MODE is set); needs the package (pip install 'cskd[tensorboard]'); "
+        "repeatable",
+    )
 
 
 def engine_options(args: argparse.Namespace, seed: int = 0) -> EngineOptions:
     import torch
 
     from cskd.engine.trainer import EngineOptions
+    from cskd.tracking import backend_problem
 
+    # hook (issue 21): an unknown tracker or a missing tracker package stops the command before training
+    if problem := backend_problem(getattr(args, "log", ())):
+        raise SystemExit(f"error: {problem}")
     if args.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
@@ -82,6 +95,7 @@ def engine_options(args: argparse.Namespace, seed: int = 0) -> EngineOptions:
         channels_last=not args.no_channels_last,
         compile=args.compile,
         progress=not args.no_progress and sys.stderr.isatty(),
+        log=tuple(dict.fromkeys(getattr(args, "log", ()))),
     )
 
 

@@ -36,11 +36,13 @@ from cskd import locations
 from cskd.data import DeviceLoader, ImageDataset, load_dataset, subset
 from cskd.data.augment import normalized_as
 from cskd.engine import checkpoint
+from cskd.engine.best_weights import best_path
 from cskd.engine.checkpoint import CheckpointError
 from cskd.engine.trainer import EngineOptions, RunOutcome, StudentJob, evaluate, load_trained_model, train_group
 from cskd.plan import Plan, RunSpec
 from cskd.results import append_run_row, latest_rows, read_runs
 from cskd.suite import TeacherCheckpoint, check_builds
+from cskd.tracking import run_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -322,6 +324,9 @@ class Runner:
             _copy_atomic(other.checkpoint(run.run_id), self.paths.checkpoint(run.run_id))
             if other.epochs_csv(run.run_id).exists():
                 _copy_atomic(other.epochs_csv(run.run_id), self.paths.epochs_csv(run.run_id))
+            best = best_path(other.checkpoint(run.run_id))  # hook (issue 21): its best-epoch weights with it
+            if best.exists():
+                _copy_atomic(best, best_path(self.paths.checkpoint(run.run_id)))
             row = {k: (None if v != v else v) for k, v in latest.items()}  # NaN -> empty
             row |= {
                 "suite": run.suite,
@@ -395,6 +400,8 @@ class Runner:
                 checkpoint=self.paths.checkpoint(run.run_id),
                 epochs_csv=self.paths.epochs_csv(run.run_id),
                 label=run.method.label,
+                config=run_config(run),  # hook (issue 21): what --log trackers record
+                log_dir=self.paths.root / "logs",
             )
             for run in runs
         ]

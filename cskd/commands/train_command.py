@@ -161,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
         checkpoint=args.out / "checkpoint.pt",
         epochs_csv=args.out / "epochs.csv",
         label=args.method,
+        config=config,  # hook (issue 21): --log trackers write under OUT/logs
+        log_dir=args.out / "logs",
     )
     (outcome,) = train_group([job], data, recipe, options, teacher)
     summary = {**outcome.__dict__, "config": config, "dataset_source": data.source, "data_sha256": data.sha256}

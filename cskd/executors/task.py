@@ -22,7 +22,7 @@ from cskd.plan import Plan, RunSpec
 from cskd.suite import Profile, Suite
 
 #: the ``cskd run`` options a job needs to build its engine options (``cskd.cli.engine_options``)
-ENGINE_ARGUMENTS = ("device", "amp", "no_channels_last", "compile", "deterministic")
+ENGINE_ARGUMENTS = ("device", "amp", "no_channels_last", "compile", "deterministic", "log")  # log: issue 21
 
 
 class GroupFailed(RuntimeError):
