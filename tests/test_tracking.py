@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -46,7 +45,8 @@ def test_a_missing_tracker_package_stops_before_training(tmp_path, monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
     suite = tmp_path / "mini.yaml"
     suite.write_text(yaml.safe_dump(SUITE))
-    with pytest.raises(SystemExit, match=r"--log wandb: the wandb package is not installed; pip install 'cskd\[wandb\]'"):
+    missing = r"--log wandb: the wandb package is not installed; pip install 'cskd\[wandb\]'"
+    with pytest.raises(SystemExit, match=missing):
         cli("run", str(suite), "--results-dir", str(tmp_path), "--log", "wandb", "--device", "cpu")
     assert not (tmp_path / "mini").exists()
 
