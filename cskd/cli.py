@@ -1,4 +1,5 @@
-"""The command-line interface: ``cskd list | data | train | run | status | report | check | convert-checkpoint``.
+"""The command-line interface: ``cskd list | data | train | run | status | report | check | convert-checkpoint |
+eval | export``.
 
 Also ``python -m cskd``.
 """
@@ -31,6 +32,10 @@ Typical use:
   cskd report quick                      tables and plots (against the paper's numbers) in reports/
   cskd check results/ci/runs.csv --against reference/results/ci/runs.csv
   cskd convert-checkpoint --from repdistiller --model crd_resnet56 ckpt_epoch_240.pth resnet56.pth
+  cskd run quick --set recipe.lr=0.02    change a suite key for one sweep (also on status, report, --dry-run)
+  cskd run quick --log tensorboard       per-epoch curves of every run in RESULTS/SUITE/logs/tensorboard
+  cskd eval RUN_ID                       test top-1/top-5, loss, images/s of a run's best-epoch weights
+  cskd export RUN_ID --out models/       the run's model as safetensors + JSON, loadable with timm
 """
 
 
@@ -111,7 +116,16 @@ def add_results_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cskd.commands import convert_command, data_command, list_command, run_command, status_command, train_command
+    from cskd.commands import (  # hook (issue 21)
+        convert_command,
+        data_command,
+        eval_command,
+        export_command,
+        list_command,
+        run_command,
+        status_command,
+        train_command,
+    )
     from cskd.report import cli as report_cli
 
     parser = argparse.ArgumentParser(
@@ -127,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     report_cli.add_report_parser(commands)
     report_cli.add_check_parser(commands)
     convert_command.add_parser(commands)
+    eval_command.add_parser(commands)  # hook (issue 21)
+    export_command.add_parser(commands)  # hook (issue 21)
     return parser
 
 
