@@ -36,6 +36,7 @@ Typical use:
   cskd run quick --log tensorboard       per-epoch curves of every run in RESULTS/SUITE/logs/tensorboard
   cskd eval RUN_ID                       test top-1/top-5, loss, images/s of a run's best-epoch weights
   cskd export RUN_ID --out models/       the run's model as safetensors + JSON, loadable with timm
+  cskd teachers fetch --suite kd_cifar100_same   the published CIFAR-100 teachers, verified, converted, evaluated
 """
 
 
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         list_command,
         run_command,
         status_command,
+        teachers_command,
         train_command,
     )
     from cskd.report import cli as report_cli
@@ -143,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert_command.add_parser(commands)
     eval_command.add_parser(commands)  # hook (issue 21)
     export_command.add_parser(commands)  # hook (issue 21)
+    teachers_command.add_parser(commands)  # hook (issue 21)
     return parser
 
 

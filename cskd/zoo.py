@@ -1,0 +1,277 @@
+"""The teacher zoo: the CIFAR-100 teachers every benchmark paper since CRD distils from, fetched, converted, checked.
+
+Sources (both publish the same RepDistiller-trained checkpoints, ``<name>_vanilla/ckpt_epoch_240.pth``, a dict whose
+``model`` entry is the state dict of RepDistiller's definitions):
+
+* ``mdistiller`` (default): the release ``checkpoints`` of megvii-research/mdistiller, one archive
+  ``cifar_teachers.tar`` holding ``cifar_teachers/<name>_vanilla/ckpt_epoch_240.pth`` for every teacher;
+* ``repdistiller``: HobbitLong/RepDistiller's ``scripts/fetch_pretrained_teachers.sh`` URLs, one file per teacher.
+
+Neither source publishes a checksum. A file is therefore downloaded (resumably, through :mod:`cskd.data.remote`) and
+its size and sha256 are *recorded* on first download in ``DATA/teachers/checksums.json`` and printed; every later
+download, and every use of the file on disk, is verified against the record, and a mismatch is refused. Each teacher
+is converted with :func:`cskd.models.convert.convert_repdistiller` to ``DATA/teachers/<name>.pt`` (the layout of
+``cskd convert-checkpoint``), evaluated on the test set, and recorded in ``DATA/teachers/published.json`` with the
+sha256 of the file it came from, of the converted file, and its measured top-1 beside the published one
+(benchmarks/published_results.csv, CRD's README).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tarfile
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cskd.data.files import file_digest, notify, resolve_data_dir
+from cskd.data.remote import (
+    RemoteArchive,
+    download,
+    human_size,
+    is_url,
+    resolve_mirror,
+    source_of,
+    transfer,
+    verify_archive,
+)
+from cskd.engine.checkpoint import save_atomic
+
+MDISTILLER_URL = "https://github.com/megvii-research/mdistiller/releases/download/checkpoints/cifar_teachers.tar"
+MDISTILLER_ARCHIVE = "cifar_teachers.tar"
+REPDISTILLER_URL = "http://shape2prog.csail.mit.edu/repo/{name}_vanilla/ckpt_epoch_240.pth"
+SOURCES = ("mdistiller", "repdistiller")
+PUBLISHED_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "published_results.csv"
+
+
+class ZooError(ValueError):
+    """A teacher that cannot be fetched, verified or converted; the message names it and the fix."""
+
+
+@dataclass(frozen=True)
+class PublishedTeacher:
+    """A released CIFAR-100 teacher: RepDistiller's name, the cskd model it converts to, its published top-1."""
+
+    name: str
+    model: str
+    published_top1: float
+
+    @property
+    def member(self) -> str:
+        """Its file inside mdistiller's ``cifar_teachers.tar``."""
+        return f"cifar_teachers/{self.name}_vanilla/ckpt_epoch_240.pth"
+
+    @property
+    def repdistiller_file(self) -> str:
+        """Its local (and mirror) file name when fetched from RepDistiller's per-teacher URL."""
+        return f"{self.name}_vanilla_ckpt_epoch_240.pth"
+
+
+#: RepDistiller's teacher name -> the crd_* model its checkpoint converts to (cskd.models.convert.CONVERSIONS)
+MODELS = {
+    "wrn_40_2": "crd_wrn_40_2",
+    "resnet56": "crd_resnet56",
+    "resnet110": "crd_resnet110",
+    "resnet32x4": "crd_resnet32x4",
+    "vgg13": "crd_vgg13",
+    "ResNet50": "crd_resnet50",
+}
+
+
+def published_teachers() -> dict[str, PublishedTeacher]:
+    """Every released teacher with its published top-1 (the ``Teacher`` rows of benchmarks/published_results.csv)."""
+    with PUBLISHED_RESULTS.open(newline="") as stream:
+        top1 = {
+            row["student"]: float(row["value"])
+            for row in csv.DictReader(stream)
+            if row["method"] == "Teacher" and row["metric"] == "top1" and row["dataset"] == "cifar100"
+        }
+    return {name: PublishedTeacher(name, model, top1[name]) for name, model in MODELS.items()}
+
+
+def zoo_dir(data_dir: Path | str | None) -> Path:
+    return resolve_data_dir(data_dir) / "teachers"
+
+
+class Checksums:
+    """``DATA/teachers/checksums.json``: size and sha256 of every file as first downloaded (no source publishes
+    them), so that a later download or a changed file is refused."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "checksums.json"
+        self.entries: dict[str, dict[str, Any]] = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def archive(self, file_name: str, url: str) -> RemoteArchive | None:
+        entry = self.entries.get(file_name)
+        return None if entry is None else RemoteArchive(file_name, url, entry["size"], "", sha256=entry["sha256"])
+
+    def record(self, file_name: str, url: str, size: int, sha256: str) -> None:
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        self.entries[file_name] = {"size": size, "sha256": sha256, "url": url, "recorded_at": now}
+        temp = self.path.with_suffix(".json.tmp")
+        temp.write_text(json.dumps(self.entries, indent=2, sort_keys=True) + "\n")
+        os.replace(temp, self.path)
+
+
+def fetch_file(file_name: str, url: str, folder: Path, mirror: str | None) -> tuple[Path, str]:
+    """``folder/file_name`` downloaded from ``url`` (or the mirror), resumable, and its sha256: verified against the
+    recorded checksum, or recorded (and printed) when this is its first download."""
+    folder.mkdir(parents=True, exist_ok=True)
+    checksums = Checksums(folder)
+    known = checksums.archive(file_name, url)
+    fix = f"delete {folder / file_name} and fetch again, or remove its entry from {checksums.path} to accept a new file"
+    if known is not None:
+        path = download(known, folder, mirror)  # resumes, verifies, deletes a download that differs
+        verify_archive(known, path, f"The file differs from the one first downloaded ({checksums.path}): {fix}")
+        return path, known.sha256
+    target = folder / file_name
+    if not target.exists():
+        source = source_of(RemoteArchive(file_name, url, 0, "", sha256="unpublished"), mirror)
+        size = _size_of(source)
+        unpublished = RemoteArchive(file_name, url, size, "", sha256="unpublished")  # the transfer checks the size only
+        partial = folder / f"{file_name}.part"
+        notify(f"downloading {file_name} ({human_size(size)}) from {source} into {folder}")
+        transfer(unpublished, source, partial, mirror, folder)
+        os.replace(partial, target)
+    sha256 = file_digest(target, "sha256")
+    checksums.record(file_name, url, target.stat().st_size, sha256)
+    notify(
+        f"recorded {file_name}: {target.stat().st_size:,} bytes, sha256 {sha256} (the source publishes no checksum: "
+        f"recorded on first download in {checksums.path}; a later download that differs is refused)"
+    )
+    return target, sha256
+
+
+def _size_of(source: str) -> int:
+    """The byte size of ``source``: a file's size; a URL's total from a one-byte ``Range`` request (its
+    ``Content-Range``), or its ``Content-Length`` when the server ignores the range."""
+    if not is_url(source):
+        path = Path(source)
+        if not path.is_file():
+            raise ZooError(f"no file {source}: put the release's file there, or fetch without --mirror")
+        return path.stat().st_size
+    request = urllib.request.Request(source, headers={"User-Agent": "cskd (teacher fetch)", "Range": "bytes=0-0"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            total = response.headers.get("Content-Range", "").rpartition("/")[2]
+            length = total if response.status == 206 and total.isdigit() else response.headers.get("Content-Length")
+    except OSError as error:
+        raise ZooError(f"could not download {source}: {error}") from None
+    if length is None:
+        raise ZooError(f"{source} does not say its size: download it by hand and pass its folder as --mirror")
+    return int(length)
+
+
+def reference_checkpoint(teacher: PublishedTeacher, source: str, folder: Path, mirror: str | None) -> tuple[bytes, str]:
+    """The bytes of ``teacher``'s released checkpoint and a description of where they come from (file and sha256)."""
+    if source == "mdistiller":
+        archive, sha256 = fetch_file(MDISTILLER_ARCHIVE, MDISTILLER_URL, folder, mirror)
+        with tarfile.open(archive) as tar:
+            try:
+                member = tar.extractfile(teacher.member)
+            except KeyError:
+                member = None
+            if member is None:
+                raise ZooError(f"{archive} (sha256 {sha256}) has no {teacher.member}: not mdistiller's release?")
+            data = member.read()
+        return data, f"{MDISTILLER_ARCHIVE} (sha256 {sha256}) member {teacher.member}"
+    if source == "repdistiller":
+        url = REPDISTILLER_URL.format(name=teacher.name)
+        path, sha256 = fetch_file(teacher.repdistiller_file, url, folder, mirror)
+        return path.read_bytes(), f"{url} (sha256 {sha256})"
+    raise ZooError(f"unknown source {source!r}: use one of {', '.join(SOURCES)}")
+
+
+@dataclass(frozen=True)
+class FetchedTeacher:
+    teacher: PublishedTeacher
+    path: Path  # DATA/teachers/<name>.pt, the converted state dict
+    sha256: str  # of that file: what a suite's teacher_checkpoints entry names
+    file_sha256: str  # of the released checkpoint it was converted from
+    origin: str
+
+
+def fetch_teacher(
+    teacher: PublishedTeacher, data_dir: Path | str | None, source: str = "mdistiller", mirror: str | None = None
+) -> FetchedTeacher:
+    """Download (once), verify and convert ``teacher`` to ``DATA/teachers/<name>.pt``."""
+    from cskd.models.convert import convert_repdistiller, reference_state_dict
+
+    folder = zoo_dir(data_dir)
+    data, origin = reference_checkpoint(teacher, source, folder, resolve_mirror(mirror))
+    file_sha256 = _sha256(data)
+    try:
+        checkpoint = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        converted = convert_repdistiller(teacher.model, reference_state_dict(checkpoint))
+    except Exception as error:
+        raise ZooError(f"{origin}: cannot convert it to {teacher.model}: {error}") from None
+    path = folder / f"{teacher.name}.pt"
+    converted_from = {"format": "repdistiller", "file": origin, "sha256": file_sha256, "source": source}
+    save_atomic({"model": converted.state_dict, "converted_from": converted_from}, path)
+    return FetchedTeacher(teacher, path, file_digest(path, "sha256"), file_sha256, origin)
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+class Records:
+    """``DATA/teachers/published.json``: each fetched teacher, where it comes from, and its measured accuracy."""
+
+    def __init__(self, data_dir: Path | str | None) -> None:
+        self.path = zoo_dir(data_dir) / "published.json"
+        self.entries: dict[str, dict[str, Any]] = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def record(self, fetched: FetchedTeacher, evaluation: dict[str, Any] | None) -> dict[str, Any]:
+        entry = {
+            "model": fetched.teacher.model,
+            "checkpoint": fetched.path.name,
+            "sha256": fetched.sha256,
+            "converted_from": fetched.origin,
+            "file_sha256": fetched.file_sha256,
+            "published_top1": fetched.teacher.published_top1,
+            **(evaluation or {}),
+            "fetched_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        self.entries[fetched.teacher.name] = entry
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temp = self.path.with_suffix(".json.tmp")
+        temp.write_text(json.dumps(self.entries, indent=2, sort_keys=True) + "\n")
+        os.replace(temp, self.path)
+        return entry
+
+
+def evaluate_teacher(fetched: FetchedTeacher, dataset: str, data_dir: Path | str | None, device: str) -> dict[str, Any]:
+    """Top-1/top-5 and loss of a converted teacher on ``dataset``'s test split (:func:`cskd.evaluation.evaluate_model`,
+    the data path of training, the dataset's own normalisation as the benchmark's teachers were trained with)."""
+    from cskd.cli import pick_device
+    from cskd.data import load_dataset
+    from cskd.engine.trainer import EngineOptions
+    from cskd.evaluation import build, evaluate_model, read_weights
+
+    data = load_dataset(dataset, data_dir)
+    model = build(fetched.teacher.model, {}, data.num_classes, read_weights(fetched.path), fetched.path)
+    result = evaluate_model(model, data, EngineOptions(device=pick_device(device)))
+    return {"dataset": data.name, "top1": result.top1, "top5": result.top5, "loss": result.loss}
+
+
+def suite_teachers(name: str) -> list[str]:
+    """The published teachers the pairs of suite ``name`` use (their model is a published teacher's crd_* model)."""
+    from cskd.suite import load_suite
+
+    suite = load_suite(name)
+    by_model = {teacher.model: teacher.name for teacher in published_teachers().values()}
+    labels = dict.fromkeys([*suite.teachers, *(p.teacher for p in suite.pairs)])
+    found = [by_model[suite.models[label].name] for label in labels if suite.models[label].name in by_model]
+    if not found:
+        raise ZooError(f"suite {name}: no teacher of its pairs is a published one ({', '.join(by_model)})")
+    return found
