@@ -43,6 +43,7 @@ from cskd.plan import Plan, RunSpec
 from cskd.results import append_run_row, latest_rows, read_runs
 from cskd.suite import TeacherCheckpoint, check_builds
 from cskd.tracking import run_config
+from cskd.zoo import teacher_identity
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -430,7 +431,7 @@ class Runner:
             "data_sha256": data.sha256 if data else "",
             "teacher": run.teacher,
             "student": run.student,
-            "teacher_model": json.dumps(run.teacher_model.to_dict(), sort_keys=True) if run.teacher_model else "",
+            "teacher_model": json.dumps(teacher_identity(run), sort_keys=True) if run.teacher_model else "",
             "student_model": json.dumps(run.student_model.to_dict(), sort_keys=True),
             "method": run.method.label,
             "method_name": run.method.name,

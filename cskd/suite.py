@@ -53,7 +53,7 @@ SUITE_KEYS: dict[str, Any] = {
     "models": dict,
     "pairs": list,
     "methods": dict,
-    "teachers": list[str],
+    "teachers": list[str] | Literal["published"],  # "published": cskd.zoo (issue 21)
     "seeds": list[int],
     "teacher_seed": int,
     "train_subset": int,
@@ -273,6 +273,10 @@ def _validate(path: Path, raw: Any) -> Suite:
     read = _Reader(path)
     if not isinstance(raw, dict):
         raise SuiteError(f"{path}: the top level must be a mapping of keys, got {type(raw).__name__}")
+    if raw.get("teachers") == "published":  # hook (issue 21): the published teachers as supplied checkpoints
+        from cskd.zoo import with_published_teachers
+
+        raw = with_published_teachers(path, raw)
     read.keys(raw, SUITE_KEYS, "")
     for key in REQUIRED_KEYS:
         read.get(raw, key, "", SUITE_KEYS[key])

@@ -265,13 +265,71 @@ def evaluate_teacher(fetched: FetchedTeacher, dataset: str, data_dir: Path | str
 
 
 def suite_teachers(name: str) -> list[str]:
-    """The published teachers the pairs of suite ``name`` use (their model is a published teacher's crd_* model)."""
-    from cskd.suite import load_suite
+    """The published teachers suite ``name`` uses: its pairs' (and ``teachers:``) teachers whose model is a published
+    teacher's crd_* model with no extra arguments. Read from the file as written (before the teachers are fetched,
+    a ``teachers: published`` suite cannot be loaded)."""
+    import yaml
 
-    suite = load_suite(name)
+    from cskd.suite import resolve_suite_path
+
+    path = resolve_suite_path(name)
+    raw = yaml.safe_load(path.read_text()) or {}
     by_model = {teacher.model: teacher.name for teacher in published_teachers().values()}
-    labels = dict.fromkeys([*suite.teachers, *(p.teacher for p in suite.pairs)])
-    found = [by_model[suite.models[label].name] for label in labels if suite.models[label].name in by_model]
+    found = [by_model[model] for model in _teacher_models(raw).values() if model in by_model]
     if not found:
         raise ZooError(f"suite {name}: no teacher of its pairs is a published one ({', '.join(by_model)})")
+    return list(dict.fromkeys(found))
+
+
+def _teacher_models(raw: dict[str, Any]) -> dict[str, str]:
+    """Teacher label -> timm model name of the teachers of a suite mapping, for those with no extra arguments."""
+    models = raw.get("models") or {}
+    listed = raw.get("teachers") if isinstance(raw.get("teachers"), list) else []
+    pairs = [p for p in raw.get("pairs") or [] if isinstance(p, list | dict)]
+    labels = [*listed, *(p[0] if isinstance(p, list) else p.get("teacher") for p in pairs)]
+    found = {}
+    for label in dict.fromkeys(labels):
+        entry = models.get(label)
+        entry = {"model": entry} if isinstance(entry, str) else entry
+        if isinstance(entry, dict) and not entry.get("kwargs") and isinstance(entry.get("model"), str):
+            found[label] = entry["model"]
     return found
+
+
+def with_published_teachers(path: Path, raw: dict[str, Any]) -> dict[str, Any]:
+    """The suite mapping ``raw`` (file ``path``) of ``teachers: published``: every pair's teacher whose model is a
+    published teacher's (no extra arguments) supplied as its fetched, converted checkpoint (a ``teacher_checkpoints``
+    entry with its sha256, from ``$CSKD_DATA/teachers/published.json``; an entry the file gives itself wins), so
+    that it is not trained; other teachers are trained as usual. A published teacher not fetched yet is an error
+    naming the command that fetches it."""
+    from cskd.suite import SuiteError
+
+    by_model = {teacher.model: teacher.name for teacher in published_teachers().values()}
+    records = Records(None)
+    supplied = dict(raw.get("teacher_checkpoints") or {})
+    missing = []
+    for label, model in _teacher_models(raw).items():
+        if model not in by_model:
+            continue
+        record = records.entries.get(by_model[model])
+        if record is None:
+            missing.append(by_model[model])
+        elif label not in supplied:
+            supplied[label] = {"path": str(records.path.parent / record["checkpoint"]), "sha256": record["sha256"]}
+    if missing:
+        raise SuiteError(
+            f"{path}: teachers: published: {', '.join(missing)} not fetched (looked in {records.path}): run "
+            f"`cskd teachers fetch --suite {path.stem}` (or set CSKD_DATA to the data folder that holds them)"
+        )
+    if not supplied:
+        raise SuiteError(f"{path}: teachers: published: no pair's teacher is a published one ({', '.join(by_model)})")
+    return {**raw, "teachers": [], "teacher_checkpoints": supplied}
+
+
+def teacher_identity(run: Any) -> dict[str, Any]:
+    """What runs.csv's ``teacher_model`` records of a run's teacher (a :class:`cskd.plan.RunSpec`): its model and
+    arguments, and for a supplied checkpoint (a published teacher, a shipped one) the sha256 of that file."""
+    identity = run.teacher_model.to_dict()
+    if run.teacher_checkpoint is not None:
+        identity["checkpoint_sha256"] = run.teacher_checkpoint.sha256
+    return identity

@@ -122,3 +122,52 @@ def test_a_suite_names_its_published_teachers(suite):
     from cskd.zoo import suite_teachers
 
     assert suite_teachers(suite) == ["wrn_40_2", "resnet56", "resnet110", "resnet32x4", "vgg13"]
+
+
+def test_a_suite_of_published_teachers_distils_from_the_fetched_file(tmp_path, monkeypatch):
+    import yaml
+
+    from cskd.plan import expand
+    from cskd.results import read_runs
+    from cskd.suite import SuiteError, load_suite
+
+    served, _ = release_archive(tmp_path / "served")
+    data = tmp_path / "data"
+    monkeypatch.setenv("CSKD_DATA", str(data))
+    dataset = hundred_classes(tmp_path / "hundred")
+    suite = tmp_path / "pub.yaml"
+    suite.write_text(
+        yaml.safe_dump(
+            {
+                "name": "pub",
+                "dataset": dataset,
+                "recipe": {"epochs": 1, "batch_size": 50, "lr": 0.05, "milestones": []},
+                "models": {"resnet56": "crd_resnet56", "resnet8": "crd_resnet8"},
+                "pairs": [["resnet56", "resnet8"]],
+                "methods": {"KD": "kd"},
+                "teachers": "published",
+            }
+        )
+    )
+    with pytest.raises(
+        SuiteError, match=r"teachers: published: resnet56 not fetched .*cskd teachers fetch --suite pub"
+    ):
+        load_suite(suite)
+    with ArchiveServer(served.parent) as server:
+        code, _, err = cli("teachers", "fetch", "--suite", str(suite), "--dataset", dataset, "--mirror", server.url)
+    assert code == 0, err
+    record = json.loads((data / "teachers" / "published.json").read_text())["resnet56"]
+    plan = expand(load_suite(suite))
+    (run,) = plan.runs  # no teacher run: the published teacher is supplied
+    assert run.teacher_checkpoint.sha256 == record["sha256"] and run.teacher_run is None
+    results = tmp_path / "results"
+    code, out, err = cli("run", str(suite), "--results-dir", str(results), "--device", "cpu", "--no-progress")
+    assert code == 0, out + err
+    (row,) = read_runs(results / "pub" / "runs.csv").to_dict("records")
+    assert row["status"] == "ok" and row["kind"] == "student"
+    assert json.loads(row["teacher_model"]) == {
+        "name": "crd_resnet56",
+        "kwargs": {},
+        "checkpoint_sha256": record["sha256"],
+    }
+    assert row["teacher_top1"] == pytest.approx(record["top1"])  # the teacher as evaluated when it was fetched
