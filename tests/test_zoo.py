@@ -80,6 +80,9 @@ def test_fetch_records_then_verifies_converts_and_evaluates(tmp_path):
     assert code == 0, err
     measured = json.loads(printed)
     assert record["top1"] == measured["top1"] and record["top5"] == measured["top5"] and record["dataset"] == dataset
+    code, printed, err = cli("eval", "resnet56", "--data-dir", str(data), "--dataset", dataset, "--json")
+    assert code == 0, err
+    assert json.loads(printed)["top1"] == record["top1"]  # the published teacher by name
     assert f"resnet56: {converted} (sha256 {record['sha256']})" in out and "published 72.34" in out
     code, listing, _ = cli("teachers", "list", "--data-dir", str(data))
     assert f"measured {record['top1']:.2f}" in listing

@@ -21,9 +21,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         description="Evaluate a trained model on a dataset's test split, through the loader and evaluation of "
         "training. TARGET is a run id (found in RESULTS_DIR/*/runs.csv; the model, its data, subset and normalisation "
         "are the run's unless --dataset/--test-subset say otherwise) or a file: a model written by `cskd export` "
-        "(its JSON beside it says what builds it) or a checkpoint with --model.",
+        "(its JSON beside it says what builds it) or a checkpoint with --model, or the name of a published teacher "
+        "fetched by `cskd teachers fetch` (on cifar100 unless --dataset).",
     )
-    parser.add_argument("target", metavar="RUN_ID|CHECKPOINT", help="a run id, or a weights file")
+    parser.add_argument(
+        "target", metavar="RUN_ID|CHECKPOINT|TEACHER", help="a run id, a weights file, or a fetched published teacher"
+    )
     parser.add_argument(
         "--weights", choices=WEIGHTS, default="best", help="a run's best epoch (the table's number) or its last"
     )
@@ -58,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if Path(args.target).is_file():
             model, data, what = _file_model(args)
+        elif args.target in _published_names():
+            model, data, what = _published_model(args)
         else:
             model, data, what = _run_model(args, results_dir(args.results_dir))
         result = evaluate_model(model, data, options)
@@ -108,3 +113,25 @@ def _file_model(args: argparse.Namespace):
         augment = normalized_as(data.augment, args.normalization)
     data = dataclasses.replace(data, augment=augment)
     return build(name, kwargs, data.num_classes, weights, path), data, {"file": str(path), "model": name}
+
+
+def _published_names() -> list[str]:
+    from cskd.zoo import MODELS
+
+    return list(MODELS)
+
+
+def _published_model(args: argparse.Namespace):
+    """A published teacher fetched by ``cskd teachers fetch`` (DATA/teachers/NAME.pt), on cifar100 by default."""
+    from cskd.data import load_dataset, subset
+    from cskd.evaluation import EvaluationError, build, read_weights
+    from cskd.zoo import MODELS, zoo_dir
+
+    path = zoo_dir(args.data_dir) / f"{args.target}.pt"
+    if not path.is_file():
+        raise EvaluationError(
+            f"published teacher {args.target} is not fetched ({path}): cskd teachers fetch {args.target}"
+        )
+    data = subset(load_dataset(args.dataset or "cifar100", args.data_dir), None, args.test_subset, seed=0)
+    model = build(MODELS[args.target], {}, data.num_classes, read_weights(path), path)
+    return model, data, {"teacher": args.target, "file": str(path), "model": MODELS[args.target]}
