@@ -18,7 +18,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -28,6 +28,9 @@ from cskd.features import FeatureSpec
 from cskd.limits import seed_problem, training_set_problem, width_problem
 from cskd.methods.base import build_method, close_names, get_method
 from cskd.suite import MethodEntry, ModelRef, Pair, Profile, Suite, SuiteError, TeacherCheckpoint
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TEACHER_LABEL = "Teacher"
 FILTER_KEYS = ("kind", "teacher", "student", "method", "seed")
@@ -390,3 +393,13 @@ def batch_problem(where: Any, run: RunSpec, images: int) -> str:
         f"{where}: recipe.batch_size: {run.recipe.batch_size} is more than the {images} training images of "
         f"{run.describe()}: use a batch of at most {images} (or a larger train_subset)"
     )
+
+
+def configuration_rows(suite: Suite, runs: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``runs`` (runs.csv) that runs of ``suite`` (as its overrides changed it) made: their run ids are
+    those of its plan under any of its profiles and dataset alternatives (a run id is its resolved configuration)."""
+    ids: set[str] = set()
+    for profile in ["full", *suite.profiles]:
+        for dataset in dataset_alternatives(suite, profile):
+            ids.update(run.run_id for run in expand(suite, profile, dataset=dataset).runs)
+    return runs[runs["run_id"].isin(ids)]

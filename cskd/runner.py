@@ -38,6 +38,7 @@ from cskd.repair import sweep_run_temporaries
 from cskd.run_status import RunStatus, RunStatuses
 from cskd.settings import row_settings
 from cskd.store import ResultsStore
+from cskd.tracking import run_config
 
 
 @dataclass
@@ -232,6 +233,8 @@ class Runner:
                 checkpoint=self.paths.checkpoint(run.run_id),
                 epochs_csv=self.paths.epochs_csv(run.run_id),
                 label=run.method.label,
+                config=run_config(run),  # hook (issue 21): what --log trackers record
+                log_dir=self.paths.root / "logs",
             )
             for run in runs
         ]

@@ -20,11 +20,13 @@ import torch
 import cskd
 from cskd.data import ImageDataset
 from cskd.engine import checkpoint
+from cskd.engine.best_weights import best_path
 from cskd.engine.checkpoint import CheckpointError
 from cskd.engine.trainer import RunOutcome
 from cskd.locations import SuitePaths
 from cskd.plan import RunSpec
 from cskd.results import append_run_row, latest_rows, read_runs
+from cskd.zoo import teacher_identity
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -85,7 +87,7 @@ class ResultsStore:
             "data_sha256": data.sha256 if data else "",
             "teacher": run.teacher,
             "student": run.student,
-            "teacher_model": json.dumps(run.teacher_model.to_dict(), sort_keys=True) if run.teacher_model else "",
+            "teacher_model": json.dumps(teacher_identity(run), sort_keys=True) if run.teacher_model else "",
             "student_model": json.dumps(run.student_model.to_dict(), sort_keys=True),
             "method": run.method.label,
             "method_name": run.method.name,
@@ -146,6 +148,9 @@ class ResultsStore:
                 print(f"  not reusing {run.describe()} from suite {runs_csv.parent.name}: {error}")
                 continue
             copy_atomic(other.checkpoint(run.run_id), self.paths.checkpoint(run.run_id))
+            best = best_path(other.checkpoint(run.run_id))  # its best-epoch weights with it
+            if best.exists():
+                copy_atomic(best, best_path(self.paths.checkpoint(run.run_id)))
             if other.epochs_csv(run.run_id).exists():
                 copy_atomic(other.epochs_csv(run.run_id), self.paths.epochs_csv(run.run_id))
             row = {k: (None if v != v else v) for k, v in latest.items()}  # NaN -> empty

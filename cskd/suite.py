@@ -35,6 +35,7 @@ from cskd.locations import benchmarks_dir, shipped_file
 from cskd.methods.base import MethodOptionError, UnknownMethodError, close_names, get_method
 from cskd.settings import SCALES
 from cskd.typecheck import type_problem
+from cskd.usererrors import SuiteError
 from cskd.yamlfile import YamlFileError, read_yaml
 
 # suites from CSKD_SUITES, a checkout's benchmarks/ or the installed copy (cskd.locations.benchmarks_dir)
@@ -52,7 +53,7 @@ SUITE_KEYS: dict[str, Any] = {
     "models": dict,
     "pairs": list,
     "methods": dict,
-    "teachers": list[str],
+    "teachers": list[str],  # or "published", replaced before validation (cskd.zoo, issue 21)
     "seeds": list[int],
     "teacher_seed": int,
     "train_subset": int,
@@ -81,10 +82,6 @@ PROFILE_KEYS: dict[str, Any] = {
     "scale": Literal[SCALES],  # hook (issue 18): default cpu (cskd.settings)
 }
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-class SuiteError(ValueError):
-    """A suite file that cannot be used; the message names the file and the key."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +186,7 @@ class Suite:
     report: ReportSettings = ReportSettings()
     model_recipes: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> recipe overrides for its runs
     scale: str = "paper"  # "paper": the paper's setting; "cpu": a CPU-scale version (cskd.settings)
+    overrides: tuple[str, ...] = ()  # the --set KEY=VALUE applied to the file, as typed (cskd.overrides)
 
     def profile(self, name: str | None) -> Profile:
         if name is None or name == "full":
@@ -256,16 +254,29 @@ class _Reader:
             self.get(mapping, key, where, schema[key])
 
 
-def load_suite(name_or_path: str | Path) -> Suite:
-    """Read and validate a suite; raises :class:`SuiteError` naming the file and key of the first problem."""
+def load_suite(name_or_path: str | Path, overrides: Sequence[str] = ()) -> Suite:
+    """Read and validate a suite, changed by ``overrides`` (``--set KEY=VALUE``, :mod:`cskd.overrides`) before it is
+    validated; raises :class:`SuiteError` naming the file and key of the first problem (and the overrides)."""
     path = resolve_suite_path(name_or_path)
-    try:  # issue 22 hook: size cap, UTF-8, duplicate keys, alias bombs (cskd/yamlfile.py)
+    try:  # size cap, UTF-8, duplicate keys, alias bombs (cskd/yamlfile.py)
         raw = read_yaml(path)
     except YamlFileError as error:
         raise SuiteError(str(error)) from None
+    if overrides:  # --set applied to the mapping, then validated like the file (cskd.overrides)
+        from cskd.overrides import load_with_overrides
+
+        return load_with_overrides(path, raw, overrides, _validate)
+    return _validate(path, raw)
+
+
+def _validate(path: Path, raw: Any) -> Suite:
     read = _Reader(path)
     if not isinstance(raw, dict):
         raise SuiteError(f"{path}: the top level must be a mapping of keys, got {type(raw).__name__}")
+    if raw.get("teachers") == "published":  # hook (issue 21): the published teachers as supplied checkpoints
+        from cskd.zoo import with_published_teachers
+
+        raw = with_published_teachers(path, raw)
     read.keys(raw, SUITE_KEYS, "")
     for key in REQUIRED_KEYS:
         read.get(raw, key, "", SUITE_KEYS[key])

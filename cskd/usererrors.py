@@ -60,3 +60,8 @@ def user_error_line(error: BaseException) -> str | None:
     if csvfiles is not None and isinstance(error, csvfiles.CsvFileError):
         return f"{error}: fix or move the file (a results folder's runs.csv is written by cskd run)"
     return None
+
+
+class SuiteError(ValueError):
+    """A suite file that cannot be used; the message names the file and the key (raised by :mod:`cskd.suite` and
+    the modules that read a suite before it is validated)."""

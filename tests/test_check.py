@@ -158,7 +158,7 @@ def test_check_command_against_the_paper_loads_the_suite_named_in_runs_csv(
 def test_report_command_writes_the_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(report_cli, "_load_suite", lambda name: FixtureSuite(name=name))
+    monkeypatch.setattr(report_cli, "_load_suite", lambda name, overrides=None: FixtureSuite(name=name))
     write_runs(tmp_path / "results" / "fixture" / "runs.csv", fixture_rows())
     common = ["--results-dir", str(tmp_path / "results"), "--reports-dir", str(tmp_path / "reports")]
     args = parse(["report", "fixture", *common, "--metric", "last"])

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 import re
 
-from cskd.cost import cpu_rate, model_facts
-
 from cskd.cli import main
+from cskd.cost import cpu_rate, model_facts
 from cskd.learned_rates import REFERENCE_RESULTS, calibrated, learned_rate, row_macs
 from cskd.results import append_run_row, read_runs
 from cskd.suite import ModelRef

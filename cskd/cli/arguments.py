@@ -79,13 +79,26 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
         help="deterministic algorithms only (bitwise repeatable on CPU; slower on CUDA)",
     )
     group.add_argument("--no-progress", action="store_true", help="no progress bars (summary lines only)")
+    group.add_argument(  # experiment tracking (cskd.tracking)
+        "--log",
+        action="append",
+        default=[],
+        choices=("tensorboard", "wandb"),
+        help="also log every epoch's scalars and each run's configuration to TensorBoard (RESULTS/SUITE/logs/"
+        "tensorboard) or W&B (offline unless WANDB_MODE is set); needs the package (pip install 'cskd[tensorboard]'); "
+        "repeatable",
+    )
 
 
 def engine_options(args: argparse.Namespace, seed: int = 0) -> EngineOptions:
     """The engine options of ``add_engine_arguments``, built once; the engine applies their process-wide torch
     flags itself (:func:`cskd.engine.trainer.apply_global_flags`)."""
     from cskd.engine.trainer import EngineOptions
+    from cskd.tracking import backend_problem
 
+    # an unknown tracker or a missing tracker package stops the command before training
+    if problem := backend_problem(getattr(args, "log", ())):
+        raise UserError(problem)
     return EngineOptions(
         device=pick_device(args.device),
         seed=seed,
@@ -94,6 +107,7 @@ def engine_options(args: argparse.Namespace, seed: int = 0) -> EngineOptions:
         compile=args.compile,
         deterministic=args.deterministic,
         progress=not args.no_progress and sys.stderr.isatty(),
+        log=tuple(dict.fromkeys(getattr(args, "log", ()))),
     )
 
 
@@ -125,6 +139,7 @@ def add_plan_arguments(parser: argparse.ArgumentParser, as_given: bool = False) 
         "--seeds", type=seed_argument, nargs="+", default=None, help=explained("override the suite's (profile's) seeds")
     )
     add_results_argument(parser)
+    add_set_argument(parser)
     parser.add_argument(
         "--no-lockstep",
         action="store_true",
@@ -172,3 +187,16 @@ def parse_only(items: list[str]) -> dict[str, str]:
             )
         only[key] = value
     return only
+
+
+def add_set_argument(parser: argparse.ArgumentParser) -> None:
+    """``--set KEY=VALUE``, repeatable: a suite key changed for this command (cskd.overrides)."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change a key of the suite file for this command: KEY is its dotted path as the YAML nests it "
+        "(recipe.lr, methods.CSKD.args.beta, profiles.smoke.epochs), VALUE a YAML value (0.05, [0, 1]); checked like "
+        "the file; changes the run ids of the runs it changes; repeatable",
+    )

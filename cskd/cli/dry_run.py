@@ -25,6 +25,8 @@ def print_plan(runner: Runner, args: argparse.Namespace) -> None:
     results = runner.options.results_dir  # hook (issue 18): rates learned from the runs recorded (cskd.learned_rates)
     cpu, gpu = calibrated(cpu_rate(), "cpu", results), calibrated(gpu_rate(results), "cuda", results)
     print(f"suite {plan.suite.name} [{plan.profile.name}] on {plan.runs[0].dataset if plan.runs else '-'}")
+    if plan.suite.overrides:  # hook (issue 21)
+        print(f"  with --set {' --set '.join(plan.suite.overrides)}")
     total = {"all": [0.0, 0.0], "left": [0.0, 0.0]}
     unknown: list[str] = []
     counts: Counter[str] = Counter()

@@ -27,6 +27,11 @@ Typical use:
   cskd report quick                      tables and plots (against the paper's numbers) in reports/
   cskd check results/ci/runs.csv --against reference/results/ci/runs.csv
   cskd convert-checkpoint --from repdistiller --model crd_resnet56 ckpt_epoch_240.pth resnet56.pth
+  cskd run quick --set recipe.lr=0.02    change a suite key for one sweep (also on status, report, --dry-run)
+  cskd run quick --log tensorboard       per-epoch curves of every run in RESULTS/SUITE/logs/tensorboard
+  cskd eval RUN_ID                       test top-1/top-5, loss, images/s of a run's best-epoch weights
+  cskd export RUN_ID --out models/       the run's model as safetensors + JSON, loadable with timm
+  cskd teachers fetch --suite kd_cifar100_same   the published CIFAR-100 teachers, verified, converted, evaluated
 """
 
 
@@ -34,10 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     from cskd.cli import (
         convert_command,
         data_command,
+        eval_command,
+        export_command,
         list_command,
         report_command,
         run_command,
         status_command,
+        teachers_command,
         train_command,
     )
 
@@ -53,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     status_command.add_parser(commands)
     report_command.add_report_parser(commands)
     report_command.add_check_parser(commands)
+    eval_command.add_parser(commands)
+    export_command.add_parser(commands)
+    teachers_command.add_parser(commands)
     convert_command.add_parser(commands)
     return parser
 

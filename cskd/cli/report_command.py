@@ -56,11 +56,11 @@ tolerance, 1 any cell outside it or missing, 2 bad input.
 """
 
 
-def _load_suite(name_or_path: str) -> SuiteLike:
+def _load_suite(name_or_path: str, overrides: list[str] | None = None) -> SuiteLike:
     from cskd.suite import load_suite  # the suite module imports the training stack; only the commands need it
 
     try:
-        return load_suite(name_or_path)
+        return load_suite(name_or_path, overrides or ())
     except (ValueError, KeyError, OSError) as error:
         raise ReportInputError(f"cannot load suite {name_or_path!r}: {error}") from error
 
@@ -97,6 +97,9 @@ def add_report_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
     add_results_argument(parser)
     parser.add_argument("--reports-dir", type=Path, default=None, help="where reports are written (default: ./reports)")
     _add_common(parser)
+    from cskd.cli.arguments import add_set_argument
+
+    add_set_argument(parser)  # hook (issue 21): the report of the runs made with these --set overrides only
     parser.set_defaults(func=run_report)
     return parser
 
@@ -160,9 +163,13 @@ def run_report(args: argparse.Namespace) -> int:
     from cskd.report.render import render_report
 
     try:
-        suite = _load_suite(args.suite)
+        suite = _load_suite(args.suite, args.set)
         suite_paths = SuitePaths.of(results_dir(args.results_dir), suite.name)
         runs = read_runs_csv(suite_paths.runs_csv)
+        if args.set:  # only the runs of the configuration the overrides make
+            from cskd.plan import configuration_rows
+
+            runs = configuration_rows(suite, runs)
         paths = render_report(
             suite,
             runs,

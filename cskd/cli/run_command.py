@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from cskd.suite import SuiteError, load_suite
 
     try:
-        suite = load_suite(args.suite)
+        suite = load_suite(args.suite, args.set)  # --set overrides, checked like the file (cskd.overrides)
         plan, data, plan_alternatives = resolve_plan(suite, args)  # the rule status shares (cskd/cli/plan_options.py)
         check_builds(plan)  # every model and every run's method, with the dataset's published sizes
         check_plan(plan)  # seeds (--seeds), widths, batch vs subset (bounds: cskd/limits.py)

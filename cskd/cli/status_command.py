@@ -31,7 +31,7 @@ def status(args: argparse.Namespace) -> int:
     from cskd.suite import SuiteError, load_suite
 
     try:
-        plan, _, _ = resolve_plan(load_suite(args.suite), args)  # hook (issue 18): the plan cskd run makes
+        plan, _, _ = resolve_plan(load_suite(args.suite, args.set), args)  # hook (issue 18): the plan cskd run makes
     except (SuiteError, DatasetError) as error:
         return fail(error)
     runner = Runner(plan, RunnerOptions(results_dir(args.results_dir), **lockstep_options(args)))

@@ -166,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
         checkpoint=args.out / "checkpoint.pt",
         epochs_csv=args.out / "epochs.csv",
         label=args.method,
+        config=config,  # hook (issue 21): --log trackers write under OUT/logs
+        log_dir=args.out / "logs",
     )
     with stop_between_steps():  # issue 22 hook: SIGTERM/SIGINT stop between steps (cskd/stopping.py)
         (outcome,) = train_group([job], data, recipe, options, teacher)

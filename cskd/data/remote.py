@@ -144,6 +144,12 @@ def download(archive: RemoteArchive, data_dir: Path, mirror: str | None = None) 
         return target
 
 
+def transfer(archive: RemoteArchive, source: str, partial: Path, mirror: str | None, data_dir: Path) -> None:
+    """Fill ``partial`` with the first ``archive.size`` bytes of ``source``, resuming what is there; no checksum is
+    checked (for a file whose source publishes none: the caller records it, :mod:`cskd.zoo`)."""
+    _transfer(archive, source, partial, mirror, data_dir)
+
+
 class _Restart(Exception):
     """The server will not continue the partial file: start the download again from byte 0."""
 

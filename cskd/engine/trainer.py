@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from cskd.data import DeviceLoader, ImageDataset
-from cskd.engine import checkpoint
+from cskd.engine import best_weights, checkpoint
 from cskd.engine.progress import EpochLog
 from cskd.engine.recipe import Recipe
 from cskd.engine.structure_eval import NetworkOutputs, evaluate_with_structure, final_structure, forward_test_set
@@ -42,6 +42,7 @@ from cskd.methods import build_method
 from cskd.models import count_parameters, create_model, extract_features, feature_spec
 from cskd.results import EPOCH_COLUMNS
 from cskd.stopping import check_stop
+from cskd.tracking import Trackers
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class StudentJob:
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     method_args: dict[str, Any] = field(default_factory=dict)
     label: str = ""
+    config: dict[str, Any] = field(default_factory=dict)  # the resolved run configuration, for trackers (issue 21)
+    log_dir: Path | None = None  # where --log trackers write (cskd.tracking)
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class EngineOptions:
     compile: bool = False  # torch.compile the feature extraction
     deterministic: bool = False  # deterministic algorithms only (bitwise repeatable on CPU; slower on CUDA)
     progress: bool = True
+    log: tuple[str, ...] = ()  # experiment trackers: tensorboard, wandb (cskd.tracking)
 
 
 @dataclass
@@ -213,6 +217,8 @@ class _Student:
         self.error = ""
         self.extract: Callable[[Tensor], Features] = self._extractor()
         self._resume()
+        best_weights.repair(self.job.checkpoint, self.job.run_id, self.history, self.model)  # hook (issue 21)
+        self.trackers = Trackers(options.log, job.log_dir, job.run_id, job.config) if options.log else None
 
     def _sgd(self, params: list[nn.Parameter]) -> torch.optim.SGD:
         r = self.recipe
@@ -319,7 +325,10 @@ class _Student:
         self.history.append(row)
         self.error = checkpoint.diverged([row])
         checkpoint.save_atomic(self._state(), self.job.checkpoint)  # with the diverged epoch, so a resume sees it
+        best_weights.save_if_best(self.job.checkpoint, self.job.run_id, self.history, self.model)  # hook (issue 21)
         _write_epochs_csv(self.history, self.job.epochs_csv)
+        if self.trackers is not None:  # hook (issue 21): --log tensorboard|wandb
+            self.trackers.log_epoch(row, self.done, images / seconds if seconds else None)
 
     def outcome(self, lockstep: int) -> RunOutcome:
         main = [r for r in self.history if r["phase"] == "main"]
@@ -482,6 +491,9 @@ def train_group(
         if active:
             _train_epoch(active, teacher, train, test, phase, epoch, recipe, options, log, teacher_test)
     lockstep = len(students)
+    for student in students:  # hook (issue 21)
+        if student.trackers is not None:
+            student.trackers.close()
     return failed + [s.outcome(lockstep) for s in students]
 
 

@@ -81,6 +81,7 @@ class SuiteView:
     scale: str = "paper"  # "paper" or "cpu", the scale of its runs (cskd.settings.scale_of)
     heading_scale: str | None = None  # what headings call the scale (cskd.report.scale): "profile cpu", "CPU scale"
     # or ""; None: not worked out (headings then name the profile)
+    overrides: tuple[str, ...] = ()  # the --set KEY=VALUE the suite was loaded with (cskd.overrides)
 
 
 def suite_runs(suite: SuiteLike, runs: pd.DataFrame) -> pd.DataFrame:
@@ -117,6 +118,9 @@ def view_suite(suite: SuiteLike, profile: str | None) -> SuiteView:
             paired.append((a, b))
         else:
             notes.append(f"No paired comparison {a} − {b}: this profile does not run {a if a not in shown else b}.")
+    changed = tuple(getattr(suite, "overrides", ()))
+    if changed:
+        notes.append(f"Overrides: the suite as changed by --set {', --set '.join(changed)}; only those runs are shown.")
     recipe = Recipe.from_dict({**suite.recipe.to_dict(), **overrides.recipe})  # as cskd.plan.expand resolves it
     if overrides.epochs is not None:
         recipe = recipe.scaled_to(overrides.epochs)
@@ -135,6 +139,7 @@ def view_suite(suite: SuiteLike, profile: str | None) -> SuiteView:
         notes=notes,
         scale=scale_of(getattr(suite, "scale", None), profile or "full", getattr(overrides, "scale", None)),
         heading_scale=scale_phrase(profile, getattr(suite, "profiles", None), getattr(suite, "description", "")),
+        overrides=changed,
     )
 
 

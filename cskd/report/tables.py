@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from cskd.engine.recipe import Recipe
+from cskd.overrides import overrides_hash
 from cskd.report.cells import FULL_PROFILE, METRICS, TEACHER, CellKey, CellTable, Row, Stats
 from cskd.report.epoch_rules import RuleTables, comparison_rule, rules_note
 from cskd.report.paper import DATASET_TITLES, PaperTable, paper_table
@@ -78,11 +79,15 @@ class ReportTable:
         """``best epoch, profile cpu`` / ``best epoch, CPU scale`` / ``best epoch``: what headings say."""
         return f"{self.epoch_rule} epoch" + (f", {self.scale}" if self.scale else "")
 
+    overrides: tuple[str, ...] = ()  # the suite's --set overrides (their hash qualifies the stem)
+
     @property
     def stem(self) -> str:
-        """File stem of this report: the suite name, qualified by a profile other than full and by the last epoch."""
+        """File stem of this report: the suite name, qualified by a profile other than full, by ``-set-HASH`` when the
+        suite was changed by --set (HASH: sha256 prefix of the overrides) and by the last epoch."""
         profile = f"-{self.profile}" if self.profile not in (None, FULL_PROFILE) else ""
-        return f"{self.suite}{profile}{'-last' if self.epoch_rule == 'last' else ''}"
+        changed = f"-set-{overrides_hash(self.overrides)}" if self.overrides else ""
+        return f"{self.suite}{profile}{changed}{'-last' if self.epoch_rule == 'last' else ''}"
 
     @property
     def method_columns(self) -> list[str]:
@@ -202,6 +207,7 @@ def build_table(suite: SuiteView, runs: pd.DataFrame, *, epoch_rule: str) -> Rep
         baseline=suite.baseline,
         comparisons=comparisons,
         scale=_scale(suite),
+        overrides=suite.overrides,
     )
 
 
