@@ -98,7 +98,10 @@ def paired_method_sentence(table: ReportTable) -> str:
     return (
         "A − B per pair over the seeds where both succeeded (same seed: same initialisation and data order); "
         "mean and sample std of the per-seed differences, 95% confidence interval mean ± t · std / √n with "
-        f"Student's t at n − 1 degrees of freedom{f' ({quantiles})' if quantiles else ''}."
+        f"Student's t at n − 1 degrees of freedom{f' ({quantiles})' if quantiles else ''}. Detectable: the smallest "
+        "true difference these seeds find with 80% power, (t_0.975 + t_0.80) · std / √n; a smaller one is not "
+        "measured by this report, whatever its mean (a rerun on another machine moves single runs by points: "
+        "docs/noise.md)."
     )
 
 
@@ -111,11 +114,12 @@ def paired_lines(table: ReportTable, metric: str) -> list[str]:
             format_diff(d.mean),
             format_value(d.std),
             format_interval(d.interval),
+            format_value(d.detectable),
             d.verdict,
         ]
         for d in table.comparisons[metric]
     ]
-    header = ["teacher / student", "A − B", "paired seeds", "mean", "std", "95% CI", "verdict"]
+    header = ["teacher / student", "A − B", "paired seeds", "mean", "std", "95% CI", "detectable", "verdict"]
     return _table(header, lines)
 
 

@@ -6,7 +6,8 @@ a pair are compared seed by seed: over the seeds S where both succeeded, d_s = a
 mean d and the sample standard deviation s_d (ddof = 1); the confidence interval is
 d ± t_{(1+c)/2, n-1} * s_d / sqrt(n) (Student's t with n - 1 degrees of freedom; at c = 95 % and n = 3,
 t_{0.975, 2} = 4.303). The difference is *distinguishable from seed noise* when the interval excludes 0. With one
-paired seed there is no interval (and nothing is distinguishable).
+paired seed there is no interval (and nothing is distinguishable). What a comparison can resolve at all is its
+*detectable difference*, the smallest true difference found with 80% power (:attr:`PairedDifference.detectable`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from cskd.report.cells import CellTable, Row
 from cskd.report.numbers import format_diff, format_interval
 
 CONFIDENCE = 0.95
+#: the power at which :attr:`PairedDifference.detectable` is stated
+POWER = 0.80
 
 
 def t_quantile(n: int, confidence: float = CONFIDENCE) -> float:
@@ -65,6 +68,16 @@ class PairedDifference:
         if self.std is None:
             return None
         return t_quantile(self.n, self.confidence) * self.std / math.sqrt(self.n)
+
+    @property
+    def detectable(self) -> float | None:
+        """The smallest true difference this many paired seeds detect with 80% power at the 95% level,
+        (t_{0.975, n-1} + t_{0.80, n-1}) * s_d / sqrt(n) (the usual t approximation, taking the observed spread of
+        the per-seed differences as their true spread); None below two seeds."""
+        if self.std is None:
+            return None
+        power_quantile = float(student_t.ppf(POWER, self.n - 1))
+        return (t_quantile(self.n, self.confidence) + power_quantile) * self.std / math.sqrt(self.n)
 
     @property
     def interval(self) -> tuple[float, float] | None:
