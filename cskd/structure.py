@@ -164,8 +164,11 @@ def structure_metrics(
     teacher_logits: Tensor | None = None,
 ) -> dict[str, float]:
     """Every metric of :data:`STRUCTURE_COLUMNS` for one network on one test set; the teacher-comparison ones are
-    NaN without a teacher."""
+    NaN without a teacher. A network whose outputs are not all finite (a diverged run) has no structure: every metric
+    is NaN, and the run is recorded as it is (failed), never with numbers computed from non-finite values."""
     embedding, logits = embedding.detach(), logits.detach()
+    if not (embedding.isfinite().all() and logits.isfinite().all()):
+        return dict.fromkeys(STRUCTURE_COLUMNS, math.nan)
     values = {
         "struct_nc1": nc1(embedding, labels),
         "struct_distance_ratio": distance_ratio(embedding, labels),
@@ -174,6 +177,8 @@ def structure_metrics(
     if teacher_embedding is None or teacher_logits is None:
         return values | dict.fromkeys(TEACHER_COMPARISON, math.nan)
     teacher_embedding, teacher_logits = teacher_embedding.detach(), teacher_logits.detach()
+    if not (teacher_embedding.isfinite().all() and teacher_logits.isfinite().all()):
+        return values | dict.fromkeys(TEACHER_COMPARISON, math.nan)
     correlation, mse = center_cosine_agreement(embedding, teacher_embedding, labels)
     return values | {
         "struct_center_corr": correlation,

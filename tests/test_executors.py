@@ -103,7 +103,7 @@ def test_dry_run_gives_hours_per_run_with_init_stages_totals_bases_and_jobs_per_
     fitnet = next(line for line in out.splitlines() if "FitNet" in line)
     assert "CPU-h" in fitnet and "GPU-h" in fitnet and "(2 ep + 3 init x 300 img)" in fitnet
     assert "estimated hours:" in out and "CPU-hours" in out and "GPU-hours" in out
-    assert "CPU: measured:" in out and "GPU: assumed, not measured" in out
+    assert "CPU: learned:" in out and "GPU: assumed, not measured" in out  # the rate of the recorded runs
     assert "4 lockstep group(s)" in out and "--executor local: 4 job(s)" in out
     assert "--executor slurm: 4 job(s) in 2 submission(s)" in out
 

@@ -20,17 +20,27 @@ from cskd.suite import load_suite
 def test_scale_phrase_names_a_profile_only_where_the_suite_has_profiles() -> None:
     assert scale_phrase("full", {"cpu": object()}) == "profile full"
     assert scale_phrase("cpu", {"cpu": object()}) == "profile cpu"
-    assert scale_phrase("full", {}, "CPU scale: Table 1's methods") == "CPU scale"
-    assert scale_phrase("full", {}, "CPU-scale teacher: R34_0.25") == "CPU scale"
-    assert scale_phrase("full", {}, "CI regression: shipped R34_0.25") == ""
+    assert scale_phrase("full", {}, "cpu") == "CPU scale"  # the suite's declared scale: cpu
+    assert scale_phrase("full", {}, "paper") == ""
     assert scale_phrase("full", None) == "profile full"  # profiles unknown: the profile, as before
-    scales = {name: view_suite(load_suite(name), "full").scale for name in ("quick", "ci", "cpu_teacher", "table1")}
-    assert scales == {"quick": "CPU scale", "ci": "", "cpu_teacher": "CPU scale", "table1": "profile full"}
+    views = {name: view_suite(load_suite(name), "full") for name in ("quick", "ci", "cpu_teacher", "table1")}
+    assert {name: view.heading_scale for name, view in views.items()} == {
+        "quick": "CPU scale",
+        "ci": "CPU scale",
+        "cpu_teacher": "CPU scale",
+        "table1": "profile full",
+    }
+    assert {name: view.scale for name, view in views.items()} == {
+        "quick": "cpu",
+        "ci": "cpu",
+        "cpu_teacher": "cpu",
+        "table1": "paper",
+    }
 
 
 def test_quick_headings_do_not_say_profile_full(tmp_path: Path) -> None:
     suite = quick_suite()
-    suite.description = "CPU scale: Table 1's methods + Table 4's ablation"
+    suite.scale = "cpu"  # as benchmarks/quick.yaml declares
     paths = render_report(suite, write_runs(tmp_path / "runs.csv", quick_rows()), tmp_path / "reports")
     text = paths[0].read_text()
     assert "profile full" not in text
@@ -38,7 +48,7 @@ def test_quick_headings_do_not_say_profile_full(tmp_path: Path) -> None:
     assert "at the best epoch of suite quick, CPU scale: mean" in text
     figure = ablation_figure(report_table(suite, write_runs(tmp_path / "runs.csv", quick_rows())))
     assert figure.get_suptitle() == "quick: CSKD ablation, T / S (best epoch, CPU scale)"
-    suite.description = ""
+    suite.scale = "paper"
     table = report_table(suite, write_runs(tmp_path / "runs.csv", quick_rows()))
     assert table.heading() == "best epoch" and "profile" not in table.caption
 

@@ -6,6 +6,8 @@ import pytest
 import torch
 
 from cskd import structure
+from cskd.runs_schema import STRUCTURE_COLUMNS
+from cskd.structure import structure_metrics
 
 # class 0: (1, 0), (3, 0) -> mean (2, 0); class 1: (0, 2), its only sample -> mean (0, 2)
 EMBEDDING = torch.tensor([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0]])
@@ -111,3 +113,15 @@ def test_structure_metrics_without_a_teacher_leaves_the_comparison_empty():
     assert with_teacher["struct_agreement"] == pytest.approx(100.0)
     assert with_teacher["struct_kl_t4"] == pytest.approx(0.0)
     assert with_teacher["struct_center_mse"] == pytest.approx(0.0)
+
+
+def test_a_diverged_network_has_no_structure_rather_than_an_error():
+    """Non-finite embeddings (a diverged run, e.g. FT at CPU scale) give NaN for every metric, never a raise."""
+    labels = torch.tensor([0, 0, 1, 1])
+    embedding = torch.tensor([[1.0, 0.0], [float("nan"), 1.0], [0.0, 1.0], [1.0, 1.0]])
+    logits = torch.zeros(4, 2)
+    values = structure_metrics(embedding, logits, labels, embedding.nan_to_num(), logits)
+    assert set(values) == set(STRUCTURE_COLUMNS) and all(math.isnan(v) for v in values.values())
+    finite = embedding.nan_to_num()
+    teacher = structure_metrics(finite, logits, labels, embedding, logits)
+    assert math.isfinite(teacher["struct_distance_ratio"]) and math.isnan(teacher["struct_cka"])

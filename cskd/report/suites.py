@@ -137,8 +137,8 @@ def view_suite(suite: SuiteLike, profile: str | None) -> SuiteView:
         baseline=baseline,
         paired=paired,
         notes=notes,
-        scale=scale_of(getattr(suite, "scale", None), profile or "full", getattr(overrides, "scale", None)),
-        heading_scale=scale_phrase(profile, getattr(suite, "profiles", None), getattr(suite, "description", "")),
+        scale=(scale := scale_of(getattr(suite, "scale", None), profile or "full", getattr(overrides, "scale", None))),
+        heading_scale=scale_phrase(profile, getattr(suite, "profiles", None), scale),
         overrides=changed,
     )
 
