@@ -45,7 +45,7 @@ def main() -> None:
     device = torch.device(args.device)
     data = subset(load_dataset("cifar10-jpeg"), 2000, 1000, seed=0)
     options = EngineOptions(device=device, progress=False)
-    recipe = Recipe(epochs=1, batch_size=128, lr=0.1, milestones=(2,))
+    recipe = Recipe(epochs=1, batch_size=128, lr=0.1, milestones=())
     torch.manual_seed(0)
     teacher = prepare_model(create_model("cifar_resnet34_w0_25", num_classes=10), options).eval()
     with tempfile.TemporaryDirectory() as folder:

