@@ -8,10 +8,13 @@ lockstep size and wall-clock seconds, so its work is known without its suite: by
 
 for N training images, student and teacher forward MACs S and T per image, E main and I init epochs and L students
 in lockstep (the teacher's forward shared among them). The learned rate is sum(MACs) / sum(wall seconds) over the rows
-of one device kind, so it carries what the MAC count leaves out on that machine (evaluation, augmentation, small
-batches, Python overhead). Sources, in order: the rows recorded in the results folder (this machine); else the
-reference rows in the checkout's ``reference/results/`` (the development machine's 2-core CPU); else the caller's
-stated model (:func:`cskd.cost.cpu_rate`, :func:`~cskd.cost.gpu_rate`).
+of one device kind, so it carries what the MAC count leaves out on that machine (evaluation, augmentation, batch
+size, Python overhead). Those parts differ between suites (a batch of 32 runs at under half the MACs per second of a
+batch of 128 here, and a 10,000-image test set adds more to a short run than a 1,000-image one), so the rows of the
+planned suite itself are used where there are any, else the rows of every suite. Sources, in order: the rows recorded
+in the results folder (this machine); else the reference rows in the checkout's ``reference/results/`` (the
+development machine's 2-core CPU); else the caller's stated model (:func:`cskd.cost.cpu_rate`,
+:func:`~cskd.cost.gpu_rate`).
 """
 
 from __future__ import annotations
@@ -48,13 +51,13 @@ def row_macs(row: dict[str, Any]) -> float | None:
         return None
 
 
-def learned_rate(device: str, folders: list[Path]) -> tuple[float, int, Path] | None:
+def learned_rate(device: str, folders: list[Path], suite: str = "*") -> tuple[float, int, Path] | None:
     """MACs per second of the ``ok`` rows of ``device`` ("cpu" or "cuda") in the first of ``folders`` (each holding
-    SUITE/runs.csv) that has any: (rate, rows used, folder); None when none has."""
+    SUITE/runs.csv; ``suite`` a name or ``*`` for all) that has any: (rate, rows used, folder); None when none has."""
     for folder in folders:
         macs = seconds = 0.0
         used = 0
-        for path in sorted(folder.glob("*/runs.csv")):
+        for path in sorted(folder.glob(f"{suite}/runs.csv")):
             for row in read_runs(path).to_dict("records"):
                 if row["status"] != "ok" or not str(row["device"]).startswith(device):
                     continue
@@ -67,9 +70,13 @@ def learned_rate(device: str, folders: list[Path]) -> tuple[float, int, Path] | 
     return None
 
 
-def calibrated(stated: Rate, device: str, results_dir: Path) -> Rate:
-    """``stated`` replaced by the rate learned from recorded runs of ``device`` where there are any."""
-    learned = learned_rate(device, [results_dir, REFERENCE_RESULTS])
+def calibrated(stated: Rate, device: str, results_dir: Path, suite: str = "*") -> Rate:
+    """``stated`` replaced by the rate learned from recorded runs of ``device`` where there are any: those of
+    ``suite`` first, else those of every suite."""
+    folders = [results_dir, REFERENCE_RESULTS]
+    learned = learned_rate(device, folders, suite) if suite != "*" else None
+    of_suite = learned is not None
+    learned = learned or learned_rate(device, folders)
     if learned is None:
         return stated
     rate, used, folder = learned
@@ -78,5 +85,6 @@ def calibrated(stated: Rate, device: str, results_dir: Path) -> Rate:
         stated.device,
         rate,
         f"learned: {rate / 1e9:.1f} GMAC/s, sum of MACs over sum of wall-clock seconds of {used} finished "
-        f"{device} run(s) recorded in {folder} ({where}); evaluation and data handling included",
+        f"{device} run(s) {f'of suite {suite} ' if of_suite else 'of all suites '}recorded in {folder} ({where}); "
+        "evaluation and data handling included",
     )

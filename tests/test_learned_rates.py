@@ -47,6 +47,17 @@ def test_rate_is_sum_of_macs_over_sum_of_seconds_per_device(tmp_path):
     assert calibrated(cpu_rate(), "cpu", tmp_path).basis.startswith(f"learned: {rate / 1e9:.1f} GMAC/s")
 
 
+def test_the_planned_suites_rows_come_first_else_all_suites(tmp_path):
+    append_run_row(tmp_path / "fast" / "runs.csv", row(run_id="a", suite="fast", wall_seconds=1.0))
+    append_run_row(tmp_path / "slow" / "runs.csv", row(run_id="b", suite="slow", wall_seconds=3.0))
+    one = row_macs(row())
+    assert learned_rate("cpu", [tmp_path], "fast")[0] == one / 1.0
+    assert learned_rate("cpu", [tmp_path], "slow")[0] == one / 3.0
+    assert calibrated(cpu_rate(), "cpu", tmp_path, "slow").macs_per_second == one / 3.0
+    fallback = calibrated(cpu_rate(), "cpu", tmp_path, "never-run")
+    assert fallback.macs_per_second == 2 * one / 4.0 and "of all suites" in fallback.basis
+
+
 def hours_of(out: str) -> float:
     return float(re.search(r"all runs ([\d.e+-]+) CPU-hours", out)[1])
 

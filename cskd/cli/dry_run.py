@@ -23,7 +23,8 @@ def print_plan(runner: Runner, args: argparse.Namespace) -> None:
     statuses = runner.statuses()
     finished = {run_id for run_id, status in statuses.items() if status.state == "done"}
     results = runner.options.results_dir  # hook (issue 18): rates learned from the runs recorded (cskd.learned_rates)
-    cpu, gpu = calibrated(cpu_rate(), "cpu", results), calibrated(gpu_rate(results), "cuda", results)
+    suite = plan.suite.name
+    cpu, gpu = calibrated(cpu_rate(), "cpu", results, suite), calibrated(gpu_rate(results), "cuda", results, suite)
     print(f"suite {plan.suite.name} [{plan.profile.name}] on {plan.runs[0].dataset if plan.runs else '-'}")
     if plan.suite.overrides:  # hook (issue 21)
         print(f"  with --set {' --set '.join(plan.suite.overrides)}")
