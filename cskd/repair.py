@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cskd.atomicfile import atomic_path, sweep_temporaries
 from cskd.csvfiles import lock_for, read_csv_table
-from cskd.results import NUMBER_COLUMNS, RUN_COLUMNS, TEXT_COLUMNS
+from cskd.results import FIRST_RUN_COLUMNS, NUMBER_COLUMNS, TEXT_COLUMNS
 
 #: what csvfiles says about a record cut short by a crash (too few fields, or an unclosed quote)
 _TORN = ("fields where the header has", "not valid CSV")
@@ -26,7 +26,7 @@ def repair_torn_tail(runs_csv: Path) -> str:
     if not runs_csv.is_file() or runs_csv.stat().st_size == 0:
         return ""
     with lock_for(runs_csv):
-        table = read_csv_table(runs_csv, text=TEXT_COLUMNS, numbers=NUMBER_COLUMNS, required=RUN_COLUMNS)
+        table = read_csv_table(runs_csv, text=TEXT_COLUMNS, numbers=NUMBER_COLUMNS, required=FIRST_RUN_COLUMNS)
         torn = sorted({d.line for d in table.damaged if any(mark in d.problem for mark in _TORN)})
         if not torn:
             return ""

@@ -70,3 +70,19 @@ def test_a_torn_runs_csv_is_rewritten_once_with_a_backup(tmp_path, capsys):
     assert list(read_runs(path)["run_id"]) == ["0123456789abcdef", "fedcba9876543210"]
     assert capsys.readouterr().err == ""  # ... but no longer
     assert repair_torn_tail(path) == "" and len(list(tmp_path.glob("*.bak"))) == 1  # once
+
+
+def test_a_runs_csv_of_the_first_layout_is_repaired_and_resumed_not_refused(tmp_path):
+    """A results folder written before the structure and settings columns were added (the committed reference
+    results, say) must resume: repair reads it with the first layout's columns."""
+    from cskd.repair import repair_torn_tail
+    from cskd.results import FIRST_RUN_COLUMNS
+
+    path = tmp_path / "runs.csv"
+    old = {column: value for column, value in row("0123456789abcdef").items() if column in FIRST_RUN_COLUMNS}
+    path.write_text(",".join(FIRST_RUN_COLUMNS) + "\r\n" + ",".join(str(old.get(c, "")) for c in FIRST_RUN_COLUMNS))
+    with path.open("ab") as stream:
+        stream.write(b"\r\nmini,fedcba98765")  # a torn row after it
+    assert "removed 1 line(s)" in repair_torn_tail(path)
+    append_run_row(path, row("fedcba9876543210"))  # the header is upgraded, the old row kept
+    assert list(read_runs(path)["run_id"]) == ["0123456789abcdef", "fedcba9876543210"]
