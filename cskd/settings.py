@@ -5,9 +5,10 @@ the machine's paths.
   ``momentum``, ``milestones``, ``lr_factor``; ``epochs`` was already a column), its engine columns (``precision``,
   ``deterministic``, ``compile``, ``channels_last``; ``device`` was already one) and its ``scale``.
 * :func:`numerics_config` is what of the engine options enters the run id: only what changes the numbers (bf16
-  autocast, which is effective on CUDA only), and only when it differs from the default (fp32), so every existing run
-  id stays valid (the plan's rule for settings added later, docs/suites.md). Thread counts, channels_last, compile
-  and deterministic algorithms change the speed or the bit pattern, not what is trained, and are only recorded.
+  autocast, on CUDA or on a CPU with hardware bf16: :mod:`cskd.engine.speed`), and only when it differs from the
+  default (fp32), so every existing run id stays valid (the plan's rule for settings added later, docs/suites.md).
+  Thread counts, channels_last, compile and deterministic algorithms change the speed or the bit pattern, not what
+  is trained, and are only recorded.
 * ``scale`` says whether a row's numbers are of the paper's setting (``paper``) or a CPU-scale version of it
   (``cpu``): the suite's ``scale`` key (default ``paper``), a profile's ``scale`` (default ``cpu``: profiles scale a
   suite down). A row written before the column existed (empty) takes its suite's scale (:func:`row_scale`).
@@ -34,9 +35,9 @@ SETTING_COLUMNS: tuple[str, ...] = (
     "momentum",
     "milestones",  # JSON list of the main-phase epochs after which the lr is multiplied by lr_factor
     "lr_factor",
-    "precision",  # "fp32", or "bf16" (autocast on CUDA; part of the run id)
+    "precision",  # "fp32", or "bf16" (autocast, --amp; part of the run id)
     "deterministic",  # 1: deterministic algorithms only (--deterministic)
-    "compile",  # 1: torch.compile'd feature extraction (--compile)
+    "compile",  # 1: trained through torch.compile (the CPU default; 0: eager, asked for or after a failed compile)
     "channels_last",  # 1: channels_last asked for (0: --no-channels-last; the engine keeps NCHW where it would hang)
 )
 #: the text columns among :data:`SETTING_COLUMNS` (the others are numbers)
@@ -46,12 +47,13 @@ DATA_DIR_MARK = "<data-dir>"
 
 
 def precision(amp: bool, device_type: str) -> str:
-    """The arithmetic a run trains in: ``bf16`` when bf16 autocast is asked for and effective (CUDA), else ``fp32``."""
-    return "bf16" if amp and device_type == "cuda" else "fp32"
+    """The arithmetic a run trains in: ``bf16`` when bf16 autocast is asked for (on CUDA, or on a CPU with hardware
+    bf16, which :func:`cskd.engine.speed.check_amp` requires before anything trains), else ``fp32``."""
+    return "bf16" if amp and device_type in ("cuda", "cpu") else "fp32"
 
 
 def numerics_config(amp: bool, device_type: str) -> dict[str, Any]:
-    """The engine settings that enter a run's identity: ``{"precision": "bf16"}`` for bf16 autocast on CUDA, nothing
+    """The engine settings that enter a run's identity: ``{"precision": "bf16"}`` for bf16 autocast, nothing
     for the default fp32 (so fp32 runs keep the ids they always had)."""
     chosen = precision(amp, device_type)
     return {} if chosen == "fp32" else {"precision": chosen}

@@ -119,6 +119,8 @@ class ResultsStore:
         }
         row |= outcome.structure  # the struct_* columns (docs/structure.md; empty for a failed run)
         row |= settings or {}
+        if "compile" in row:  # what trained it: an asked-for compile that failed trained eagerly (cskd.engine.speed)
+            row["compile"] = int(outcome.compiled)
         append_run_row(self.paths.runs_csv, row)
 
     def set_aside(self, run: RunSpec, why: str) -> None:

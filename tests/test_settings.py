@@ -20,8 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_only_bf16_on_cuda_enters_the_run_id():
-    assert numerics_config(False, "cuda") == {} and numerics_config(True, "cpu") == {}  # fp32; autocast off on CPU
-    assert numerics_config(True, "cuda") == {"precision": "bf16"}
+    assert numerics_config(False, "cuda") == {} and numerics_config(False, "cpu") == {}  # fp32: ids unchanged
+    assert numerics_config(True, "cuda") == numerics_config(True, "cpu") == {"precision": "bf16"}
 
 
 def test_fp32_run_ids_are_the_recorded_ones_and_bf16_ids_differ():

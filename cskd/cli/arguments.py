@@ -68,11 +68,22 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training engine")
     add_data_dir_argument(group)
     group.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N")
-    group.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA (default: fp32; ignored on CPU)")
+    group.add_argument(
+        "--amp",
+        action="store_true",
+        help="bf16 autocast on CUDA, or on a CPU with hardware bf16 (AMX, AVX512-BF16); enters the run id "
+        "(default: fp32)",
+    )
     group.add_argument(
         "--no-channels-last", action="store_true", help="keep NCHW (default: channels_last, faster on CPU and CUDA)"
     )
-    group.add_argument("--compile", action="store_true", help="torch.compile the models' feature extraction")
+    group.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="torch.compile (inductor) the models' forward and backward (default: on the CPU unless --deterministic, "
+        "or as CSKD_COMPILE=0|1 says; fp32 kept, not part of the run id)",
+    )
     group.add_argument(
         "--deterministic",
         action="store_true",
@@ -93,18 +104,25 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
 def engine_options(args: argparse.Namespace, seed: int = 0) -> EngineOptions:
     """The engine options of ``add_engine_arguments``, built once; the engine applies their process-wide torch
     flags itself (:func:`cskd.engine.trainer.apply_global_flags`)."""
+    from cskd.engine import speed
     from cskd.engine.trainer import EngineOptions
     from cskd.tracking import backend_problem
 
     # an unknown tracker or a missing tracker package stops the command before training
     if problem := backend_problem(getattr(args, "log", ())):
         raise UserError(problem)
+    device = pick_device(args.device)
+    try:  # bf16 only where the CPU computes it; compile by default on the CPU (cskd.engine.speed)
+        speed.check_amp(args.amp, device)
+        compile_ = speed.compile_by_default(device, args.deterministic) if args.compile is None else args.compile
+    except ValueError as error:
+        raise UserError(str(error)) from None
     return EngineOptions(
-        device=pick_device(args.device),
+        device=device,
         seed=seed,
         amp=args.amp,
         channels_last=not args.no_channels_last,
-        compile=args.compile,
+        compile=compile_,
         deterministic=args.deterministic,
         progress=not args.no_progress and sys.stderr.isatty(),
         log=tuple(dict.fromkeys(getattr(args, "log", ()))),

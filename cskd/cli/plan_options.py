@@ -33,7 +33,7 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-download", action="store_true", help="as cskd run: a missing dataset is not fetched, so not chosen"
     )
     add_mirror_argument(group)
-    group.add_argument("--amp", action="store_true", help="the bf16 runs of cskd run --amp (on a CUDA device)")
+    group.add_argument("--amp", action="store_true", help="the bf16 runs of cskd run --amp")
     group.add_argument("--device", default="auto", help="the device cskd run was given (auto, cpu, cuda, cuda:N)")
 
 

@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from cskd.cli.plan_options import resolve_plan
     from cskd.data import FETCHABLE, DatasetError, fetch_dataset
     from cskd.engine.checkpoint import CheckpointError
+    from cskd.engine.speed import COMPILE_CACHE, use_compile_cache
     from cskd.locations import results_dir
     from cskd.plan import check_builds, check_data, check_plan
     from cskd.repair import repair_torn_tail
@@ -77,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         engine=engine_options(args),
         **lockstep_options(args),
     )
+    if options.engine.compile:  # compiled kernels kept with the results, so a sweep compiles each graph once
+        use_compile_cache(options.results_dir / COMPILE_CACHE)
     runner = Runner(plan, options)
     if args.dry_run:
         print_data(plan_alternatives, data, args)

@@ -104,8 +104,10 @@ def run(args: argparse.Namespace) -> int:
     from cskd.data import DatasetError, load_subset
     from cskd.engine.checkpoint import CheckpointError
     from cskd.engine.recipe import RecipeError
+    from cskd.engine.speed import COMPILE_CACHE, use_compile_cache
     from cskd.engine.trainer import StudentJob, load_trained_model, train_group
     from cskd.methods.base import MethodOptionError, UnknownMethodError, get_method
+    from cskd.settings import numerics_config
 
     try:
         options_of_method = method_args(args.method_arg)
@@ -155,6 +157,9 @@ def run(args: argparse.Namespace) -> int:
     }
     if teacher_kwargs:
         config["teacher_kwargs"] = teacher_kwargs  # only when given, so earlier output directories still resume
+    config |= numerics_config(options.amp, options.device.type)  # bf16 is another run; fp32 keeps its ids
+    if options.compile:  # compiled kernels shared by the runs next to this one
+        use_compile_cache(args.out.parent / COMPILE_CACHE)
     run_id = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
     args.out.mkdir(parents=True, exist_ok=True)
     job = StudentJob(

@@ -21,8 +21,9 @@ import os
 import random
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from cskd.data import DeviceLoader, ImageDataset
-from cskd.engine import best_weights, checkpoint
+from cskd.engine import best_weights, checkpoint, speed
 from cskd.engine.progress import EpochLog
 from cskd.engine.recipe import Recipe
 from cskd.engine.structure_eval import NetworkOutputs, evaluate_with_structure, final_structure, forward_test_set
@@ -67,9 +68,9 @@ class EngineOptions:
 
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     seed: int = 0
-    amp: bool = False  # bf16 autocast, CUDA only; opt-in until measured on a GPU (benchmarks/throughput.py)
+    amp: bool = False  # bf16 autocast (CUDA, or a CPU with AMX/AVX512-BF16); enters the run id (cskd.engine.speed)
     channels_last: bool = True  # on every device: measured faster on CUDA and on CPU (docs/performance.md)
-    compile: bool = False  # torch.compile the feature extraction
+    compile: bool = False  # torch.compile forward and backward (the CLI's CPU default: cskd.engine.speed)
     deterministic: bool = False  # deterministic algorithms only (bitwise repeatable on CPU; slower on CUDA)
     progress: bool = True
     log: tuple[str, ...] = ()  # experiment trackers: tensorboard, wandb (cskd.tracking)
@@ -94,6 +95,7 @@ class RunOutcome:
     student_params: int | None = None
     lockstep: int = 1
     structure: dict[str, float | None] = field(default_factory=dict)  # last main epoch's cskd.structure metrics
+    compiled: bool = False  # trained through torch.compile (False: eager, asked for or after a failed compile)
 
 
 def apply_global_flags(options: EngineOptions) -> None:
@@ -112,10 +114,8 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def autocast(options: EngineOptions):
-    if options.amp and options.device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    return nullcontext()
+def autocast(options: EngineOptions) -> AbstractContextManager:
+    return speed.autocast(options.amp, options.device)
 
 
 def channels_last_hangs_on_cpu(model: nn.Module) -> bool:
@@ -215,7 +215,7 @@ class _Student:
         self.wall_seconds = 0.0
         self.train_images = 0
         self.error = ""
-        self.extract: Callable[[Tensor], Features] = self._extractor()
+        self.extract = speed.CompiledOrEager(self._extractor(), options.compile, f"{job.label or job.method} student")
         self._resume()
         best_weights.repair(self.job.checkpoint, self.job.run_id, self.history, self.model)  # hook (issue 21)
         self.trackers = Trackers(options.log, job.log_dir, job.run_id, job.config) if options.log else None
@@ -230,7 +230,7 @@ class _Student:
         def extract(x: Tensor) -> Features:
             return extract_features(self.model, x, pre_relu=pre_relu)
 
-        return torch.compile(extract) if self.options.compile else extract
+        return extract
 
     @property
     def total_epochs(self) -> int:
@@ -305,15 +305,20 @@ class _Student:
 
     def step(self, x: Tensor, y: Tensor, teacher: Features | None, phase: str, index: Tensor | None) -> None:
         extra = {"indices": index} if self.method.needs_sample_indices else {}
-        with autocast(self.options):
-            features = self.extract(x)
-            if phase == "init":
-                terms = self.method.forward_init(features, teacher, y, **extra)
-            else:
-                terms = self.method(features, teacher, y, **extra)
-        loss = torch.stack([t.float() for t in terms.values()]).sum()
-        self._optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+
+        def forward_backward(extract: Callable[[Tensor], Features]) -> tuple[Tensor, dict[str, Tensor], Features]:
+            with autocast(self.options):
+                features = extract(x)
+                if phase == "init":
+                    terms = self.method.forward_init(features, teacher, y, **extra)
+                else:
+                    terms = self.method(features, teacher, y, **extra)
+            loss = torch.stack([t.float() for t in terms.values()]).sum()
+            self._optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            return loss, terms, features
+
+        loss, terms, features = self.extract.run(forward_backward, keep=[self.model, self.method])
         self._optimizer.step()
         self._epoch.add(loss.detach(), terms, features.logits.detach(), y)
 
@@ -345,6 +350,7 @@ class _Student:
             images_per_second=self.train_images / self.wall_seconds if self.wall_seconds else None,
             student_params=self.params,
             lockstep=lockstep,
+            compiled=self.extract.compiled is not None,
             structure=final_structure(self.history),  # issue 23 hook: structure metrics of the last main epoch
         )
         if main:
@@ -437,6 +443,7 @@ def train_group(
     the others go on. Interrupting the process (Ctrl-C, a kill) loses at most the epoch in progress.
     """
     apply_global_flags(options)
+    speed.check_amp(options.amp, options.device)  # before anything trains
     if teacher is not None:
         teacher = teacher.eval()
         for p in teacher.parameters():
@@ -445,6 +452,11 @@ def train_group(
     if teacher is not None and not options.channels_last:
         teacher = teacher.to(memory_format=torch.contiguous_format)
     teacher_spec = feature_spec(teacher, data.input_size) if teacher is not None else None
+    teacher_forward = (
+        speed.CompiledOrEager(partial(extract_features, teacher), options.compile, "the teacher")
+        if teacher is not None
+        else None
+    )
     students: list[_Student] = []
     failed: list[RunOutcome] = []
     for job in jobs:
@@ -489,7 +501,7 @@ def train_group(
         active = [s for s in students if s.alive and s.needs(phase, epoch)]
         check_stop()  # issue 22 hook: nothing new starts once a stop was asked for (cskd/stopping.py)
         if active:
-            _train_epoch(active, teacher, train, test, phase, epoch, recipe, options, log, teacher_test)
+            _train_epoch(active, teacher_forward, train, test, phase, epoch, recipe, options, log, teacher_test)
     lockstep = len(students)
     for student in students:  # hook (issue 21)
         if student.trackers is not None:
@@ -499,7 +511,7 @@ def train_group(
 
 def _train_epoch(
     active: list[_Student],
-    teacher: nn.Module | None,
+    teacher: speed.CompiledOrEager | None,
     train: DeviceLoader,
     test: DeviceLoader,
     phase: str,
@@ -533,7 +545,7 @@ def _train_epoch(
         teacher_features = None
         if needs_teacher:
             with torch.no_grad(), autocast(options):
-                teacher_features = extract_features(teacher, x, pre_relu=pre_relu)
+                teacher_features = teacher.run(lambda forward, batch=x: forward(batch, pre_relu=pre_relu), keep=[])
         for student in [s for s in active if not s.error]:
             try:
                 student.step(x, y, teacher_features, phase, index[0] if index else None)
