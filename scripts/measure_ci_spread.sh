@@ -3,8 +3,9 @@
 #   * the deterministic rerun: the ci suite trained again as the reference was (--deterministic, this machine's
 #     thread count), which must reproduce the reference bitwise: every number of its epoch CSVs except the timings,
 #     and top-1 / top-5 of runs.csv (it says which differ, if any);
-#   * the rerun spread: the suite trained with one torch thread (OMP_NUM_THREADS=1) instead of this machine's, so
-#     other floating-point reduction orders, as on another CPU: per cell, the difference of best top-1 and of every
+#   * the rerun spread: the suite trained with one torch thread (OMP_NUM_THREADS=1) instead of this machine's (other
+#     floating-point reduction orders), and with AVX2 kernels instead of the CPU's best (ATEN_CPU_CAPABILITY,
+#     ONEDNN_MAX_CPU_ISA: the arithmetic of an older CPU): per cell, the difference of best top-1 and of every
 #     structure metric (struct_* columns, docs/structure.md) to the deterministic rerun, absolute and relative to
 #     |value|, and of the first-epoch loss terms; the tolerances of cskd/report/structure_check.py come from it;
 #   * with SEED_SPREAD=1, the seed spread as well: seeds 1 and 2, with the reference's seed 0 (per cell: the range
@@ -17,6 +18,7 @@ cd "$CSKD_ROOT"
 scratch="${1:-$(mktemp -d)}"
 cskd run ci --results-dir "$scratch/rerun" --deterministic --no-progress
 OMP_NUM_THREADS=1 cskd run ci --results-dir "$scratch/one-thread" --deterministic --no-progress
+ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 cskd run ci --results-dir "$scratch/avx2" --deterministic --no-progress
 if [ "${SEED_SPREAD:-0}" = 1 ]; then
     cskd run ci --results-dir "$scratch/seeds" --seeds 1 2 --deterministic --no-progress
 fi
@@ -34,7 +36,6 @@ scratch = Path(sys.argv[1])
 reference_dir = Path("reference/results/ci")
 reference = read_runs(reference_dir / "runs.csv").set_index("run_id")
 rerun = read_runs(scratch / "rerun/ci/runs.csv").set_index("run_id")
-one = read_runs(scratch / "one-thread/ci/runs.csv").set_index("run_id")
 
 print("== deterministic rerun against the reference (bitwise) ==")
 differences = []
@@ -53,22 +54,25 @@ for run_id in reference.index:
             differences.append(f"{run_id} {column}: reference's last epoch {last[column]} vs runs.csv {rerun.at[run_id, column]}")
 print("identical (top-1/top-5 of runs.csv, every epoch CSV number but the timings)" if not differences else "\n".join(differences))
 
-print("\n== one thread against the deterministic rerun, per cell ==")
-rows = []
-for run_id in rerun.index:
-    row = {"method": rerun.at[run_id, "method"], "best_top1": abs(rerun.at[run_id, "best_top1"] - one.at[run_id, "best_top1"])}
-    for column in STRUCTURE_COLUMNS:
-        a, b = rerun.at[run_id, column], one.at[run_id, column]
-        row[column] = f"{a:.4g} vs {b:.4g}: {abs(a - b):.3g} ({abs(a - b) / abs(a):.1%})" if pd.notna(a) else "—"
-    rows.append(row)
-print(pd.DataFrame(rows).set_index("method").T.to_string())
-print("\nmax over cells: absolute, relative to |value| of the deterministic rerun")
-gap = (rerun[["best_top1", *STRUCTURE_COLUMNS]] - one[["best_top1", *STRUCTURE_COLUMNS]]).abs()
-relative = gap / rerun[["best_top1", *STRUCTURE_COLUMNS]].abs()
-print(pd.DataFrame({"absolute": gap.max(), "relative": relative.max()}).to_string(float_format=lambda v: f"{v:.3g}"))
-terms = compare_trajectories(reference.reset_index(), reference_dir, scratch / "one-thread/ci", tolerance=1.0)
-worst = max(terms, key=lambda t: t.relative_difference or 0.0)
-print(f"first-epoch loss terms: max relative difference {worst.relative_difference:.2e} ({worst.name})")
+columns = ["best_top1", *STRUCTURE_COLUMNS]
+for name in ["one-thread", "avx2"]:
+    other = read_runs(scratch / name / "ci/runs.csv").set_index("run_id").loc[rerun.index]
+    print(f"\n== {name} against the deterministic rerun, per cell ==")
+    rows = []
+    for run_id in rerun.index:
+        row = {"method": rerun.at[run_id, "method"]}
+        for column in columns:
+            a, b = rerun.at[run_id, column], other.at[run_id, column]
+            row[column] = f"{a:.4g} vs {b:.4g}: {abs(a - b):.3g} ({abs(a - b) / abs(a):.1%})" if pd.notna(a) else "—"
+        rows.append(row)
+    print(pd.DataFrame(rows).set_index("method").T.to_string())
+    print("\nmax over cells: absolute, relative to |value| of the deterministic rerun")
+    gap = (rerun[columns] - other[columns]).abs()
+    relative = gap / rerun[columns].abs()
+    print(pd.DataFrame({"absolute": gap.max(), "relative": relative.max()}).to_string(float_format=lambda v: f"{v:.3g}"))
+    terms = compare_trajectories(reference.reset_index(), reference_dir, scratch / name / "ci", tolerance=1.0)
+    worst = max(terms, key=lambda t: t.relative_difference or 0.0)
+    print(f"first-epoch loss terms: max relative difference {worst.relative_difference:.2e} ({worst.name})")
 
 if (scratch / "seeds/ci/runs.csv").exists():
     print("\n== seed spread (seeds 0-2, range over seeds per cell) ==")
