@@ -71,6 +71,9 @@ def test_the_ci_reference_holds_every_metric_and_passes_its_own_check():
     assert len(structure) == 3 + 5 * 8
     assert result.ok and all(cell.difference == 0 for cell in structure)
     assert "not compared" not in result.render()
+    assert (
+        "PASS: all 55 cells within ±5.00 points (43 of them structure metrics, each within its own" in result.render()
+    )
 
 
 @pytest.mark.parametrize("column", STRUCTURE_COLUMNS)

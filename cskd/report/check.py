@@ -155,6 +155,8 @@ class CheckResult:
             unchecked += [f"  {key.label}" for key in self.unchecked]
         if self.ok:
             verdict = [f"PASS: all {len(self.cells)} cells within ±{self.tolerance:.2f} points"]
+            if structure := sum(cell.metric not in METRICS for cell in self.cells):
+                verdict[0] += f" ({structure} of them structure metrics, each within its own tolerance)"
             if self.unchecked:
                 verdict[0] += f" ({len(self.unchecked)} cell(s) of the results not compared, --partial)"
         elif not self.compared:
