@@ -55,6 +55,7 @@ class CheckedCell:
     got: Stats
     tolerance: float
     rule: str = ""  # the epoch our mean was taken at, when it is the reference value's source's (paper comparisons)
+    lacking: int = 0  # successful runs of the cell without a value of this metric (a structure metric not recorded)
 
     @property
     def difference(self) -> float | None:
@@ -62,14 +63,32 @@ class CheckedCell:
 
     @property
     def outcome(self) -> str:
-        """``pass``, ``FAIL`` (outside the tolerance) or ``missing`` (no successful run)."""
-        if self.difference is None:
+        """``pass``, ``FAIL`` (outside the tolerance) or ``missing`` (no successful run, or a successful run that
+        lacks the value)."""
+        if self.difference is None or self.lacking:
             return "missing"
         return "pass" if abs(self.difference) <= self.tolerance + _EPSILON else "FAIL"
 
     @property
     def name(self) -> str:
         return f"{self.key.label} · {METRIC_TITLES.get(self.metric) or STRUCTURE_TITLES[self.metric]}"
+
+    def verdict(self) -> str:
+        """The failure's line: its cell and outcome; for a structure metric also its column, value, reference value
+        and tolerance (each metric has its own scale, so the accuracy heading's tolerance is not its)."""
+        line = f"{self.name} ({self.outcome})"
+        if self.metric in METRICS:
+            return line
+        if self.lacking:
+            return (
+                f"{line}: {self.metric} not recorded by {self.lacking} successful run(s), reference {self.expected:.4g}"
+            )
+        if self.got.mean is None:
+            return f"{line}: {self.metric} has no successful run, reference {self.expected:.4g}"
+        return (
+            f"{line}: {self.metric} {self.got.mean:.4g}, reference {self.expected:.4g}, "
+            f"difference {self.difference:+.3g} outside ±{self.tolerance:.3g}"
+        )
 
 
 @dataclass(frozen=True)
@@ -113,7 +132,7 @@ class CheckResult:
             else [  # a structure metric (docs/structure.md), on its own scale and tolerance
                 cell.name,
                 f"{cell.expected:.4g}",
-                "—" if cell.got.mean is None else f"{cell.got.mean:.4g} (n={cell.got.n})",
+                _structure_value(cell),
                 *([""] if ruled else []),
                 "—" if cell.difference is None else f"{cell.difference:+.3g} (±{cell.tolerance:.3g})",
                 cell.outcome,
@@ -136,6 +155,8 @@ class CheckResult:
             unchecked += [f"  {key.label}" for key in self.unchecked]
         if self.ok:
             verdict = [f"PASS: all {len(self.cells)} cells within ±{self.tolerance:.2f} points"]
+            if structure := sum(cell.metric not in METRICS for cell in self.cells):
+                verdict[0] += f" ({structure} of them structure metrics, each within its own tolerance)"
             if self.unchecked:
                 verdict[0] += f" ({len(self.unchecked)} cell(s) of the results not compared, --partial)"
         elif not self.compared:
@@ -146,13 +167,21 @@ class CheckResult:
         elif self.failures:
             count = f"{len(self.failures)} of {len(self.cells)} cells"
             verdict = [f"FAIL: {count} outside ±{self.tolerance:.2f} points or missing:"]
-            verdict += [f"  {cell.name} ({cell.outcome})" for cell in self.failures]
+            verdict += [f"  {cell.verdict()}" for cell in self.failures]
         else:
             verdict = [
                 f"FAIL: {len(self.unchecked)} cell(s) of the results were not compared (listed above): give a "
                 f"reference that holds them, or pass --partial to check only the cells it holds"
             ]
         return "\n".join([heading, *self.notes, "", table, *unchecked, "", *verdict])
+
+
+def _structure_value(cell: CheckedCell) -> str:
+    """A structure cell's mean, its number of runs, and how many successful runs lack the value."""
+    if cell.got.mean is None:
+        return "—"
+    lacking = f", {cell.lacking} without it" if cell.lacking else ""
+    return f"{cell.got.mean:.4g} (n={cell.got.n}{lacking})"
 
 
 def _paper_expectations(suite: SuiteView, runs: pd.DataFrame, notes: list[str]) -> tuple[str, Expected, PaperTable]:
@@ -286,9 +315,18 @@ def check(
     cells = [CheckedCell(key, m, value, got.stats(key, m), tolerance) for (key, m), value in expected.items()]
     # the structure metrics the reference holds (cskd/report/structure_check.py)
     structure, note = structure_expectations(reference[reference["profile"] == profile], epoch_rule)
-    cells += [CheckedCell(k, m, v, got.stats(k, m), tolerance_for(m, v)) for (k, m), v in structure.items()]
+    cells += [
+        CheckedCell(k, m, v, got.stats(k, m), tolerance_for(m, v), lacking=_lacking(got, k, m))
+        for (k, m), v in structure.items()
+    ]
     notes.append(note)
     return CheckResult(description, epoch_rule, profile, tolerance, cells, notes, _unchecked(got, expected), partial)
+
+
+def _lacking(got: CellTable, key: CellKey, column: str) -> int:
+    """How many successful runs of the cell hold no value in ``column``: a mean over the others would pass them."""
+    ok = got.rows(key).query("status == 'ok'")
+    return int(ok[column].isna().sum()) if column in ok.columns else len(ok)
 
 
 def _unchecked(got: CellTable, expected: Expected) -> list[CellKey]:
