@@ -221,20 +221,19 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
 
 
 def run_data(found: FoundRun, data_dir: Path | None, dataset: str | None, test_subset: int | None) -> ImageDataset:
-    """The data of ``found`` as its training loaded it (:meth:`cskd.runner.Runner.data`: dataset, subset,
+    """The data of ``found`` as its training loaded it (:meth:`cskd.run_data.RunData.of`: dataset, subset,
     normalisation), or on another ``dataset`` (its whole test split, or ``test_subset`` images) with the run's
     normalisation."""
     import dataclasses
 
-    from cskd.runner import Runner, RunnerOptions
+    from cskd.run_data import RunData
 
     spec = found.spec
     if dataset is not None and dataset != spec.dataset:
         spec = dataclasses.replace(spec, dataset=dataset, train_subset=None, test_subset=None)
     if test_subset is not None:
         spec = dataclasses.replace(spec, test_subset=test_subset)
-    runner = Runner(Plan(found.plan.suite, found.plan.profile, [spec]), RunnerOptions(found.results.parent, data_dir))
-    return runner.data(spec)
+    return RunData(data_dir).of(spec)
 
 
 def evaluate_teacher(
