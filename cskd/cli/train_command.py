@@ -111,8 +111,8 @@ def run(args: argparse.Namespace) -> int:
         options_of_method = method_args(args.method_arg)
         get_method(args.method).check_options(options_of_method)
         recipe = build_recipe(args)
-    except (ValueError, UnknownMethodError, MethodOptionError, RecipeError) as error:
-        return fail(error)
+    except (ValueError, UnknownMethodError, MethodOptionError, RecipeError, DatasetError) as error:
+        return fail(error)  # DatasetError: an unknown --dataset, whose recipe is not known
     for option, factor in (
         ("--width-multiplier", args.width_multiplier),
         ("--teacher-width-multiplier", args.teacher_width_multiplier),
