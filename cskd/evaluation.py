@@ -25,6 +25,7 @@ from cskd.data import DeviceLoader, ImageDataset
 from cskd.engine import best_weights, checkpoint
 from cskd.engine.checkpoint import CheckpointError
 from cskd.engine.trainer import EngineOptions, evaluate, prepare_model
+from cskd.locations import SuitePaths
 from cskd.models import create_model, model_names
 from cskd.plan import Plan, RunSpec, expand
 from cskd.results import latest_rows, read_runs
@@ -51,7 +52,7 @@ class FoundRun:
 
     @property
     def checkpoint(self) -> Path:
-        return self.results / "checkpoints" / f"{self.spec.run_id}.pt"
+        return SuitePaths(self.results).checkpoint(self.spec.run_id)
 
 
 def find_run(run_id: str, results_dir: Path, suite: str | None = None, overrides: tuple[str, ...] = ()) -> FoundRun:

@@ -29,8 +29,8 @@ def reports_dir(given: Path | str | None = None) -> Path:
 @dataclass(frozen=True)
 class SuitePaths:
     """Where one suite's results live: ``RESULTS/<suite>/`` holds ``runs.csv`` (one row per finished or failed run),
-    ``epochs/<run_id>.csv``, ``checkpoints/<run_id>.pt`` (and its ``.lock``) and the executors' ``jobs/`` (records,
-    and their ``logs/``). Every module reads these paths from here."""
+    ``epochs/<run_id>.csv``, ``checkpoints/<run_id>.pt`` (and its ``.lock``), the executors' ``jobs/`` (records,
+    and their ``logs/``) and the ``--log`` trackers' ``logs/``. Every module reads these paths from here."""
 
     root: Path
 
@@ -62,6 +62,11 @@ class SuitePaths:
     @property
     def logs_dir(self) -> Path:
         return self.jobs_dir / "logs"
+
+    @property
+    def tracker_logs_dir(self) -> Path:
+        """Where the ``--log`` trackers write (:mod:`cskd.tracking`)."""
+        return self.root / "logs"
 
 
 #: the environment variable naming a mirror of the official dataset archives (cskd.data.remote)

@@ -157,7 +157,7 @@ class Runner:
                 epochs_csv=self.paths.epochs_csv(run.run_id),
                 label=run.method.label,
                 config=run_config(run),  # hook (issue 21): what --log trackers record
-                log_dir=self.paths.root / "logs",
+                log_dir=self.paths.tracker_logs_dir,
             )
             for run in runs
         ]

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cskd.cli.arguments import add_data_dir_argument
 from cskd.cli.data_command import add_mirror_argument
 
 if TYPE_CHECKING:
@@ -26,9 +26,7 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     """``--data-dir``, ``--no-download``, ``--mirror``, ``--amp`` and ``--device``, as ``cskd run`` takes them, for a
     command that shows the plan ``cskd run`` would make with them."""
     group = parser.add_argument_group("the plan's data and numerics (as given to cskd run)")
-    group.add_argument(
-        "--data-dir", type=Path, default=None, help="where datasets live (default: $CSKD_DATA, else ./data)"
-    )
+    add_data_dir_argument(group)
     group.add_argument(
         "--no-download", action="store_true", help="as cskd run: a missing dataset is not fetched, so not chosen"
     )
