@@ -123,6 +123,14 @@ def dataset_alternatives(suite: Suite, profile_name: str | None = None) -> tuple
     return profile.dataset or suite.dataset
 
 
+def subset_sizes(suite: Suite, profile_name: str | None = None) -> tuple[int | None, int | None]:
+    """The ``(train, test)`` subset sizes the runs of ``suite`` use under a profile (``None``: the whole split)."""
+    profile = suite.profile(profile_name)
+    train = profile.train_subset if profile.train_subset is not None else suite.train_subset
+    test = profile.test_subset if profile.test_subset is not None else suite.test_subset
+    return train, test
+
+
 def pair_settings(suite: Suite, pair: Pair) -> Pair:
     """``pair`` with the suite's own settings for the same teacher and student merged in (a profile that lists
     ``[T, S]`` keeps the suite's per-pair method arguments and skipped methods; its own win)."""
@@ -178,8 +186,7 @@ def expand(
         raise SuiteError(f"{suite.path}: dataset {dataset!r} is not one of the suite's ({', '.join(alternatives)})")
     pairs = [pair_settings(suite, p) for p in (profile.pairs or suite.pairs)]
     seeds = list(seeds or profile.seeds or suite.seeds)
-    train_subset = profile.train_subset if profile.train_subset is not None else suite.train_subset
-    test_subset = profile.test_subset if profile.test_subset is not None else suite.test_subset
+    train_subset, test_subset = subset_sizes(suite, profile_name)
     common = {
         "suite": suite.name,
         "profile": profile.name,

@@ -53,11 +53,10 @@ def resolve_plan(suite: Suite, args: argparse.Namespace) -> tuple[Plan, Availabi
     another dataset than the suite's first is said on stderr."""
     from cskd.cli.arguments import parse_only
     from cskd.data import choose_dataset, fallback_notice
-    from cskd.data.shipped import requested_subset
-    from cskd.plan import dataset_alternatives, expand
+    from cskd.plan import dataset_alternatives, expand, subset_sizes
 
     alternatives = dataset_alternatives(suite, args.profile)
-    subset = requested_subset(suite, args.profile)  # which the images shipped with cskd may hold
+    subset = subset_sizes(suite, args.profile)  # which the images shipped with cskd may hold
     data = choose_dataset(alternatives, args.data_dir, not args.no_download, args.mirror, subset)
     if notice := fallback_notice(alternatives, data, args.data_dir):
         print(notice, file=sys.stderr, flush=True)
