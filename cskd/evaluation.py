@@ -57,7 +57,7 @@ class FoundRun:
 
 def find_run(run_id: str, results_dir: Path, suite: str | None = None, overrides: tuple[str, ...] = ()) -> FoundRun:
     """The finished run ``run_id`` of the results in ``results_dir``, resolved to its configuration."""
-    files = sorted(results_dir.glob("*/runs.csv"))
+    files = [paths.runs_csv for paths in SuitePaths.every(results_dir)]
     found = [(f, row) for f in files if (row := latest_rows(read_runs(f)).get(run_id)) is not None]
     if not found:
         where = ", ".join(str(f) for f in files) or f"no runs.csv under {results_dir}"
