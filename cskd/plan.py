@@ -146,7 +146,7 @@ def pair_settings(suite: Suite, pair: Pair) -> Pair:
 def pair_methods(suite: Suite, profile: Profile) -> list[tuple[Pair, MethodEntry, dict[str, Any], str]]:
     """Every (pair, method, option overrides, key naming them) a profile runs: the pair's settings merged with the
     suite's (:func:`pair_settings`), its skipped methods left out, then the profile's overrides winning over the
-    pair's. The one place these settings are derived, for :func:`expand` and for ``cskd.suite.check_builds``."""
+    pair's. The one place these settings are derived, for :func:`expand` and :func:`check_builds`."""
     labels = profile.methods or [m.label for m in suite.methods]
     found = []
     for i, pair in enumerate(pair_settings(suite, p) for p in (profile.pairs or suite.pairs)):
