@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cskd.atomicfile import write_text_atomic
-from cskd.cli.arguments import add_engine_arguments, engine_options, fail
-from cskd.limits import seed_argument, training_set_problem, width_problem
+from cskd.cli.arguments import add_engine_arguments, engine_options, fail, seed_argument
+from cskd.limits import training_set_problem, width_problem
 from cskd.stopping import stop_between_steps
 
 if TYPE_CHECKING:
