@@ -25,6 +25,7 @@ from cskd.data import DeviceLoader, ImageDataset
 from cskd.engine import best_weights, checkpoint
 from cskd.engine.checkpoint import CheckpointError
 from cskd.engine.trainer import EngineOptions, evaluate, prepare_model
+from cskd.locations import SuitePaths
 from cskd.models import create_model, model_names
 from cskd.plan import Plan, RunSpec, expand
 from cskd.results import latest_rows, read_runs
@@ -51,12 +52,12 @@ class FoundRun:
 
     @property
     def checkpoint(self) -> Path:
-        return self.results / "checkpoints" / f"{self.spec.run_id}.pt"
+        return SuitePaths(self.results).checkpoint(self.spec.run_id)
 
 
 def find_run(run_id: str, results_dir: Path, suite: str | None = None, overrides: tuple[str, ...] = ()) -> FoundRun:
     """The finished run ``run_id`` of the results in ``results_dir``, resolved to its configuration."""
-    files = sorted(results_dir.glob("*/runs.csv"))
+    files = [paths.runs_csv for paths in SuitePaths.every(results_dir)]
     found = [(f, row) for f in files if (row := latest_rows(read_runs(f)).get(run_id)) is not None]
     if not found:
         where = ", ".join(str(f) for f in files) or f"no runs.csv under {results_dir}"
@@ -221,20 +222,19 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
 
 
 def run_data(found: FoundRun, data_dir: Path | None, dataset: str | None, test_subset: int | None) -> ImageDataset:
-    """The data of ``found`` as its training loaded it (:meth:`cskd.runner.Runner.data`: dataset, subset,
+    """The data of ``found`` as its training loaded it (:meth:`cskd.run_data.RunData.of`: dataset, subset,
     normalisation), or on another ``dataset`` (its whole test split, or ``test_subset`` images) with the run's
     normalisation."""
     import dataclasses
 
-    from cskd.runner import Runner, RunnerOptions
+    from cskd.run_data import RunData
 
     spec = found.spec
     if dataset is not None and dataset != spec.dataset:
         spec = dataclasses.replace(spec, dataset=dataset, train_subset=None, test_subset=None)
     if test_subset is not None:
         spec = dataclasses.replace(spec, test_subset=test_subset)
-    runner = Runner(Plan(found.plan.suite, found.plan.profile, [spec]), RunnerOptions(found.results.parent, data_dir))
-    return runner.data(spec)
+    return RunData(data_dir).of(spec)
 
 
 def evaluate_teacher(

@@ -25,6 +25,7 @@ from typing import Any
 
 from cskd.cost import Rate, model_facts
 from cskd.data import dataset_input_size
+from cskd.locations import SuitePaths
 from cskd.results import read_runs
 from cskd.suite import ModelRef
 
@@ -57,8 +58,8 @@ def learned_rate(device: str, folders: list[Path], suite: str = "*") -> tuple[fl
     for folder in folders:
         macs = seconds = 0.0
         used = 0
-        for path in sorted(folder.glob(f"{suite}/runs.csv")):
-            for row in read_runs(path).to_dict("records"):
+        for paths in SuitePaths.every(folder, suite):
+            for row in read_runs(paths.runs_csv).to_dict("records"):
                 if row["status"] != "ok" or not str(row["device"]).startswith(device):
                     continue
                 work = row_macs(row)

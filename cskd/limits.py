@@ -8,7 +8,6 @@ through :func:`short_repr`, so a huge value is never materialised in full.
 
 from __future__ import annotations
 
-import argparse
 import re
 from typing import Any
 
@@ -46,18 +45,6 @@ def seed_problem(seed: Any) -> str:
     if not 0 <= seed <= MAX_SEED:
         return f"a seed must be between 0 and 2**63-1 ({MAX_SEED}), got {short_repr(seed)}"
     return ""
-
-
-def seed_argument(text: str) -> int:
-    """argparse ``type`` of a seed on the command line (``--seeds``, ``--seed``)."""
-    try:
-        seed = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed, got {short_repr(text)}") from None
-    problem = seed_problem(seed)
-    if problem:
-        raise argparse.ArgumentTypeError(problem)
-    return seed
 
 
 def suite_name_problem(name: Any) -> str:

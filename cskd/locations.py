@@ -26,11 +26,14 @@ def reports_dir(given: Path | str | None = None) -> Path:
     return Path(given if given is not None else "reports").expanduser()
 
 
+RUNS_CSV = "runs.csv"
+
+
 @dataclass(frozen=True)
 class SuitePaths:
     """Where one suite's results live: ``RESULTS/<suite>/`` holds ``runs.csv`` (one row per finished or failed run),
-    ``epochs/<run_id>.csv``, ``checkpoints/<run_id>.pt`` (and its ``.lock``) and the executors' ``jobs/`` (records,
-    and their ``logs/``). Every module reads these paths from here."""
+    ``epochs/<run_id>.csv``, ``checkpoints/<run_id>.pt`` (and its ``.lock``), the executors' ``jobs/`` (records,
+    and their ``logs/``) and the ``--log`` trackers' ``logs/``. Every module reads these paths from here."""
 
     root: Path
 
@@ -38,9 +41,14 @@ class SuitePaths:
     def of(cls, results: Path, suite: str) -> SuitePaths:
         return cls(results / suite)
 
+    @classmethod
+    def every(cls, results: Path, suite: str = "*") -> list[SuitePaths]:
+        """The suites under ``results`` that have a runs.csv (``suite``: one name, or ``*`` for all), by name."""
+        return [cls(runs_csv.parent) for runs_csv in sorted(results.glob(f"{suite}/{RUNS_CSV}"))]
+
     @property
     def runs_csv(self) -> Path:
-        return self.root / "runs.csv"
+        return self.root / RUNS_CSV
 
     @property
     def epochs_dir(self) -> Path:
@@ -62,6 +70,11 @@ class SuitePaths:
     @property
     def logs_dir(self) -> Path:
         return self.jobs_dir / "logs"
+
+    @property
+    def tracker_logs_dir(self) -> Path:
+        """Where the ``--log`` trackers write (:mod:`cskd.tracking`)."""
+        return self.root / "logs"
 
 
 #: the environment variable naming a mirror of the official dataset archives (cskd.data.remote)

@@ -21,14 +21,11 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 import yaml
 
 from cskd.methods.base import close_names
-
-if TYPE_CHECKING:
-    from cskd.suite import Suite
 
 #: sections a suite entry may omit; a path through a missing one creates it (empty) so that its key can be set
 OPTIONAL_SECTIONS = ("args", "kwargs", "recipe", "method_args", "profiles", "report", "cluster")
@@ -146,7 +143,10 @@ def blame(message: str, overrides: Sequence[Override]) -> str:
     return f"{message} (the suite as changed by {describe(concerned)})"
 
 
-def load_with_overrides(path: Path, raw: Any, texts: Sequence[str], validate: Callable[[Path, Any], Suite]) -> Suite:
+Loaded = TypeVar("Loaded")  # what ``validate`` makes of the changed mapping (a :class:`cskd.suite.Suite`)
+
+
+def load_with_overrides(path: Path, raw: Any, texts: Sequence[str], validate: Callable[[Path, Any], Loaded]) -> Loaded:
     """The suite of file ``path`` (its mapping ``raw``) with the ``--set`` overrides ``texts`` applied, validated by
     ``validate`` (:func:`cskd.suite.load_suite`'s schema); every error names the file, the key and the override."""
     from cskd.usererrors import SuiteError

@@ -123,6 +123,14 @@ def dataset_alternatives(suite: Suite, profile_name: str | None = None) -> tuple
     return profile.dataset or suite.dataset
 
 
+def subset_sizes(suite: Suite, profile_name: str | None = None) -> tuple[int | None, int | None]:
+    """The ``(train, test)`` subset sizes the runs of ``suite`` use under a profile (``None``: the whole split)."""
+    profile = suite.profile(profile_name)
+    train = profile.train_subset if profile.train_subset is not None else suite.train_subset
+    test = profile.test_subset if profile.test_subset is not None else suite.test_subset
+    return train, test
+
+
 def pair_settings(suite: Suite, pair: Pair) -> Pair:
     """``pair`` with the suite's own settings for the same teacher and student merged in (a profile that lists
     ``[T, S]`` keeps the suite's per-pair method arguments and skipped methods; its own win)."""
@@ -138,7 +146,7 @@ def pair_settings(suite: Suite, pair: Pair) -> Pair:
 def pair_methods(suite: Suite, profile: Profile) -> list[tuple[Pair, MethodEntry, dict[str, Any], str]]:
     """Every (pair, method, option overrides, key naming them) a profile runs: the pair's settings merged with the
     suite's (:func:`pair_settings`), its skipped methods left out, then the profile's overrides winning over the
-    pair's. The one place these settings are derived, for :func:`expand` and for ``cskd.suite.check_builds``."""
+    pair's. The one place these settings are derived, for :func:`expand` and :func:`check_builds`."""
     labels = profile.methods or [m.label for m in suite.methods]
     found = []
     for i, pair in enumerate(pair_settings(suite, p) for p in (profile.pairs or suite.pairs)):
@@ -178,8 +186,7 @@ def expand(
         raise SuiteError(f"{suite.path}: dataset {dataset!r} is not one of the suite's ({', '.join(alternatives)})")
     pairs = [pair_settings(suite, p) for p in (profile.pairs or suite.pairs)]
     seeds = list(seeds or profile.seeds or suite.seeds)
-    train_subset = profile.train_subset if profile.train_subset is not None else suite.train_subset
-    test_subset = profile.test_subset if profile.test_subset is not None else suite.test_subset
+    train_subset, test_subset = subset_sizes(suite, profile_name)
     common = {
         "suite": suite.name,
         "profile": profile.name,

@@ -137,17 +137,16 @@ class ResultsStore:
         is intact, its own and finite is taken; the checkpoint and epoch CSV are copied (atomically) and the row is
         recorded again under this suite.
         """
-        for runs_csv in sorted(self.results_dir.glob("*/runs.csv")):
-            other = SuitePaths(runs_csv.parent)
+        for other in SuitePaths.every(self.results_dir):
             if other.root == self.paths.root or not other.checkpoint(run.run_id).exists():
                 continue
-            latest = latest_rows(read_runs(runs_csv)).get(run.run_id)
+            latest = latest_rows(read_runs(other.runs_csv)).get(run.run_id)
             if latest is None or latest["status"] != "ok":
                 continue
             try:
                 checkpoint.load_teacher_state(other.checkpoint(run.run_id), "", run.run_id)
             except CheckpointError as error:
-                print(f"  not reusing {run.describe()} from suite {runs_csv.parent.name}: {error}")
+                print(f"  not reusing {run.describe()} from suite {other.root.name}: {error}")
                 continue
             copy_atomic(other.checkpoint(run.run_id), self.paths.checkpoint(run.run_id))
             best = best_path(other.checkpoint(run.run_id))  # its best-epoch weights with it
@@ -162,7 +161,7 @@ class ResultsStore:
                 "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
             append_run_row(self.paths.runs_csv, row)
-            print(f"  reused {run.describe()} ({run.run_id}) from suite {runs_csv.parent.name}")
+            print(f"  reused {run.describe()} ({run.run_id}) from suite {other.root.name}")
             return True
         return False
 

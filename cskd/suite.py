@@ -7,8 +7,8 @@ it down for small machines. docs/suites.md documents the schema.
 :func:`load_suite` reports the first problem with the file and the key it concerns: every key is type-checked
 (:data:`SUITE_KEYS`, :data:`PROFILE_KEYS`, the recipe's fields, each method option against the annotation of its
 constructor argument), names are checked against the registries (models, methods, datasets, the paper's tables), subset
-sizes against the dataset's published size. :func:`check_builds` then builds every model a plan trains with its
-arguments and every method with its options for each pair that uses it (models on the meta device: no weights are
+sizes against the dataset's published size. :func:`cskd.plan.check_builds` then builds every model a plan trains with
+its arguments and every method with its options for each pair that uses it (models on the meta device: no weights are
 allocated); ``cskd run`` calls it, dry run included, so a bad width or option stops the sweep before the first teacher
 trains. Building takes a fraction of a second per model, which is why loading alone (``cskd list suites``, reports)
 does not build.

@@ -43,12 +43,13 @@ from cskd.data.remote import (
     verify_archive,
 )
 from cskd.engine.checkpoint import save_atomic
+from cskd.locations import shipped_file
 
 MDISTILLER_URL = "https://github.com/megvii-research/mdistiller/releases/download/checkpoints/cifar_teachers.tar"
 MDISTILLER_ARCHIVE = "cifar_teachers.tar"
 REPDISTILLER_URL = "http://shape2prog.csail.mit.edu/repo/{name}_vanilla/ckpt_epoch_240.pth"
 SOURCES = ("mdistiller", "repdistiller")
-PUBLISHED_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "published_results.csv"
+PUBLISHED_RESULTS = shipped_file("published_results.csv")
 
 
 class ZooError(ValueError):

@@ -7,9 +7,10 @@ import re
 
 import pytest
 import torch
+from random_features import random_features
 from torch import nn
 
-from cskd.features import Features, FeatureSpec
+from cskd.features import FeatureSpec
 from cskd.methods import build_method
 from cskd.plan import expand
 from cskd.suite import load_suite
@@ -23,16 +24,6 @@ def _runs(name: str, label: str):
     return [run for run in expand(load_suite(name)).runs if run.method.label == label]
 
 
-def _features(spec: FeatureSpec, seed: int) -> Features:
-    g = torch.Generator().manual_seed(seed)
-    stages = [
-        torch.randn(2, c, h, w, generator=g).relu().requires_grad_()
-        for c, (h, w) in zip(spec.stage_channels, spec.stage_sizes, strict=True)
-    ]
-    logits = torch.randn(2, spec.num_classes, generator=g)
-    return Features(stages=stages, embedding=torch.randn(2, spec.embedding_dim, generator=g), logits=logits)
-
-
 @pytest.mark.parametrize("name", SUITES)
 def test_fitnet_hint_term_is_repdistillers_100_times_mse(name):
     """RepDistiller's FitNet (-a 0 -b 100, HintLoss = nn.MSELoss): CE + 100 * MSE(regressed student map, hint)."""
@@ -42,7 +33,7 @@ def test_fitnet_hint_term_is_repdistillers_100_times_mse(name):
     teacher = FeatureSpec((5, 7, 9), ((8, 8), (4, 4), (2, 2)), 9, 5)
     for args in {tuple(sorted(run.method.args.items())) for run in runs}:
         method = build_method("fitnet", dict(args), student, teacher)
-        s, t = _features(student, 0), _features(teacher, 1)
+        s, t = random_features(student, 0, batch=2), random_features(teacher, 1, batch=2)
         terms = method(s, t, torch.tensor([0, 3]))
         regressed = method.regressor(s.stages[1])
         expected = 100 * nn.MSELoss()(regressed, t.stages[1])

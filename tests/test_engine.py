@@ -202,3 +202,18 @@ def test_groups_that_would_hang_in_channels_last_train_in_nchw_on_the_cpu(tmp_pa
     assert cpu_safe_options(options, hanging[:1], 10, None).channels_last
     cuda = EngineOptions(device=torch.device("cuda"), progress=False)
     assert cpu_safe_options(cuda, hanging, 10, None).channels_last
+
+
+def test_the_default_recipe_is_a_property_of_the_dataset() -> None:
+    """The paper's Tiny ImageNet recipe (batch 200, weight decay 5e-4, drops at 50/100/150) comes from its source's
+    ``recipe_changes``; every other dataset, an image folder included, trains with CIFAR's (the Recipe defaults)."""
+    from cskd.data import UnknownDatasetError
+    from cskd.engine.recipe import default_recipe
+
+    tiny = default_recipe("tiny-imagenet")
+    assert (tiny.batch_size, tiny.weight_decay, tiny.milestones) == (200, 5e-4, (50, 100, 150))
+    assert tiny.epochs == Recipe().epochs and tiny.lr == Recipe().lr
+    for name in ("cifar10", "cifar100", "cifar10-jpeg", "cub200", "imagefolder:/any/folder"):
+        assert default_recipe(name) == Recipe()
+    with pytest.raises(UnknownDatasetError, match="closest: tiny-imagenet"):
+        default_recipe("tiny-imagenett")

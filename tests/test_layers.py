@@ -1,9 +1,9 @@
 """The structure of the package: no import circle, and no module importing a layer above its own.
 
-Every ``import`` of every module of ``cskd`` counts, those inside functions too (a lazy import is still a
-dependency); only imports under ``if TYPE_CHECKING:`` (annotations) are left out. The layers follow the flow
-suite -> plan -> engine (models, data, methods) -> results -> report, with the executors beside the runner and the
-command line on top (docs/architecture.md draws it).
+Every ``import`` of every module of ``cskd`` counts, those inside functions (a lazy import is still a dependency) and
+under ``if TYPE_CHECKING:`` too (an annotation naming a class of a layer above is a dependency on it). The layers
+follow the flow suite -> plan -> engine (models, data, methods) -> results -> report, with the executors beside the
+runner and the command line on top (docs/architecture.md draws it).
 """
 
 import ast
@@ -40,8 +40,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("cskd.engine", "cskd.zoo"),
     ("cskd.suite",),
     ("cskd.plan",),
-    ("cskd.cost", "cskd.store", "cskd.learned_rates"),
-    ("cskd.run_status",),
+    ("cskd.cost", "cskd.store", "cskd.learned_rates", "cskd.run_data"),
+    ("cskd.run_status", "cskd.teachers"),
     ("cskd.runner", "cskd.report", "cskd.evaluation"),
     ("cskd.executors",),
     ("cskd.cli",),
@@ -66,10 +66,6 @@ def layer_of(module: str) -> int:
     return best[0]
 
 
-def _type_checking_only(node: ast.If) -> bool:
-    return isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
-
-
 def imports_of(path: Path, modules: set[str]) -> set[str]:
     """The modules of ``cskd`` that the file at ``path`` imports: ``from P import M`` counts as module ``P.M`` when
     it is one, and as ``P`` when a name of ``P`` itself is imported."""
@@ -78,9 +74,6 @@ def imports_of(path: Path, modules: set[str]) -> set[str]:
     package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
     while stack:
         node = stack.pop()
-        if isinstance(node, ast.If) and _type_checking_only(node):
-            stack.extend(node.orelse)
-            continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):

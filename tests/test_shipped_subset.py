@@ -25,9 +25,9 @@ from cskd.data import (
     load_dataset,
     load_subset,
 )
-from cskd.data.shipped import SPLITS, covers, read_members, requested_subset, subset_members
+from cskd.data.shipped import SPLITS, covers, read_members, subset_members
 from cskd.data.tarstream import pack, tar_bytes
-from cskd.plan import dataset_alternatives, expand
+from cskd.plan import dataset_alternatives, expand, subset_sizes
 from cskd.results import read_runs
 from cskd.suite import load_suite
 
@@ -52,7 +52,7 @@ def manifest() -> dict[str, str]:
 
 def plan_ids(suite: str, profile: str | None, data_dir: Path) -> tuple[str, list[str]]:
     loaded = load_suite(suite)
-    subset = requested_subset(loaded, profile)
+    subset = subset_sizes(loaded, profile)
     chosen = choose_dataset(dataset_alternatives(loaded, profile), data_dir, download=False, subset=subset)
     return chosen.name, sorted(run.run_id for run in expand(loaded, profile, dataset=chosen.name).runs)
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cskd.limits import seed_argument
+from cskd.limits import seed_problem, short_repr
 from cskd.usererrors import UserError
 
 if TYPE_CHECKING:  # the CLI answers --help without importing torch; each command imports what it needs when it runs
@@ -21,6 +21,18 @@ def fail(message: object) -> int:
     """Print ``error: message`` to stderr; the exit code of bad input (2)."""
     print(f"error: {message}", file=sys.stderr)
     return 2
+
+
+def seed_argument(text: str) -> int:
+    """argparse ``type`` of a seed on the command line (``--seeds``, ``--seed``)."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {short_repr(text)}") from None
+    problem = seed_problem(seed)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return seed
 
 
 def add_data_dir_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup, purpose: str = "") -> None:

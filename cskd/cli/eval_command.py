@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from cskd.cli.arguments import add_results_argument
+from cskd.cli.arguments import add_data_dir_argument, add_results_argument
 
 WEIGHTS = ("best", "last")  # cskd.evaluation.WEIGHTS, named here so that --help imports no torch
 
@@ -43,7 +43,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="with --model: the input normalisation it was trained with",
     )
     add_results_argument(parser)
-    parser.add_argument("--data-dir", type=Path, default=None, help="where datasets live (default: $CSKD_DATA)")
+    add_data_dir_argument(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.set_defaults(func=run)

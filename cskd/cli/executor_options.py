@@ -120,9 +120,6 @@ def run_with_executor(runner: Runner, args: argparse.Namespace) -> int:
     """Send the plan of ``runner`` to ``args.executor``; the exit code."""
     import torch
 
-    from cskd.data import DatasetError
-    from cskd.runner import Runner
-
     device = runner.options.engine.device
     try:
         if args.executor == "local":
@@ -134,9 +131,7 @@ def run_with_executor(runner: Runner, args: argparse.Namespace) -> int:
             config = cluster_config(args, runner.plan.suite)
             if args.device == "auto":  # chosen for the nodes the jobs run on, not for this one
                 device = torch.device("cuda" if config.gpus_per_job > 0 else "cpu")
-        # missing data stops here, before any job is queued (a throwaway runner: this process keeps no copy)
-        Runner(runner.plan, runner.options).load_all_data()
-    except (ValueError, DatasetError) as error:
+    except ValueError as error:
         print(f"error: {error}")
         return 2
     from cskd.executors.submission import Submission

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cskd.cli.arguments import add_results_argument
+from cskd.cli.arguments import add_data_dir_argument, add_results_argument
 from cskd.cli.eval_command import WEIGHTS
 
 
@@ -27,7 +27,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--suite", default=None, help="the suite file the run was trained with (default: its row's)")
     add_set_argument(parser)
     add_results_argument(parser)
-    parser.add_argument("--data-dir", type=Path, default=None, help="where datasets live (default: $CSKD_DATA)")
+    add_data_dir_argument(parser)
     parser.set_defaults(func=run)
 
 

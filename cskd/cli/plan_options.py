@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cskd.cli.arguments import add_data_dir_argument
 from cskd.cli.data_command import add_mirror_argument
 
 if TYPE_CHECKING:
@@ -26,9 +26,7 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     """``--data-dir``, ``--no-download``, ``--mirror``, ``--amp`` and ``--device``, as ``cskd run`` takes them, for a
     command that shows the plan ``cskd run`` would make with them."""
     group = parser.add_argument_group("the plan's data and numerics (as given to cskd run)")
-    group.add_argument(
-        "--data-dir", type=Path, default=None, help="where datasets live (default: $CSKD_DATA, else ./data)"
-    )
+    add_data_dir_argument(group)
     group.add_argument(
         "--no-download", action="store_true", help="as cskd run: a missing dataset is not fetched, so not chosen"
     )
@@ -55,11 +53,10 @@ def resolve_plan(suite: Suite, args: argparse.Namespace) -> tuple[Plan, Availabi
     another dataset than the suite's first is said on stderr."""
     from cskd.cli.arguments import parse_only
     from cskd.data import choose_dataset, fallback_notice
-    from cskd.data.shipped import requested_subset
-    from cskd.plan import dataset_alternatives, expand
+    from cskd.plan import dataset_alternatives, expand, subset_sizes
 
     alternatives = dataset_alternatives(suite, args.profile)
-    subset = requested_subset(suite, args.profile)  # which the images shipped with cskd may hold
+    subset = subset_sizes(suite, args.profile)  # which the images shipped with cskd may hold
     data = choose_dataset(alternatives, args.data_dir, not args.no_download, args.mirror, subset)
     if notice := fallback_notice(alternatives, data, args.data_dir):
         print(notice, file=sys.stderr, flush=True)

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from cskd.engine.checkpoint import CheckpointError
     from cskd.engine.speed import COMPILE_CACHE, use_compile_cache
     from cskd.locations import results_dir
-    from cskd.plan import check_builds, check_data, check_plan
+    from cskd.plan import check_builds, check_plan
     from cskd.repair import repair_torn_tail
     from cskd.runner import Runner, RunnerOptions
     from cskd.stopping import stop_between_steps
@@ -89,10 +89,7 @@ def run(args: argparse.Namespace) -> int:
         if data.state == FETCHABLE and not args.no_download:
             print(f"fetching {data.name} before training: {data.detail} (--no-download to opt out)", flush=True)
             print(f"{data.name}: {fetch_dataset(data.name, args.data_dir, args.mirror)}", flush=True)
-        runner.load_all_data()
-        check_data(plan, runner.data)  # training images vs classes and batch
-        runner.check_builds()  # again with the loaded data's sizes (an image folder's are only known now)
-        runner.verify_supplied_teachers()
+        runner.check_before_training()  # the loaded data, the builds at its sizes, the supplied teachers
     except (DatasetError, SuiteError, CheckpointError) as error:
         return fail(error)
     if args.executor != "inprocess":  # the device is chosen where the jobs run

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from cskd.cli.arguments import add_plan_arguments, fail, lockstep_options
 from cskd.cli.plan_options import add_data_arguments
+
+if TYPE_CHECKING:
+    from cskd.plan import Plan, RunSpec
+    from cskd.store import ResultsStore
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -25,7 +30,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def status(args: argparse.Namespace) -> int:
     from cskd.cli.plan_options import resolve_plan
     from cskd.data import DatasetError
-    from cskd.executors.status import print_status
     from cskd.locations import results_dir
     from cskd.runner import Runner, RunnerOptions
     from cskd.suite import SuiteError, load_suite
@@ -37,3 +41,17 @@ def status(args: argparse.Namespace) -> int:
     runner = Runner(plan, RunnerOptions(results_dir(args.results_dir), **lockstep_options(args)))
     print_status(plan, runner.store, runner.groups())
     return 0
+
+
+def print_status(plan: Plan, store: ResultsStore, groups: list[list[RunSpec]]) -> dict[str, int]:
+    """Print one line per run of ``plan`` (its lockstep ``groups``) and the totals; the count of each state."""
+    from cskd.executors.status import STATES, run_statuses
+
+    statuses = run_statuses(store, groups)
+    print(f"suite {plan.suite.name} [{plan.profile.name}]: {store.paths.root}")
+    for status in statuses:
+        print(f"  {status.state:<8} {status.run.run_id}  {status.run.describe():<45} {status.detail}")
+    counts = {state: sum(s.state == state for s in statuses) for state in STATES}
+    shown = ", ".join(f"{n} {state}" for state, n in counts.items() if n or state != "unknown")
+    print(f"totals: {shown} ({len(statuses)} runs)")
+    return counts

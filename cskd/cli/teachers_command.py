@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+
+from cskd.cli.arguments import add_data_dir_argument
 
 SOURCES = ("mdistiller", "repdistiller")  # cskd.zoo.SOURCES, named here so that --help imports no torch
 
@@ -17,7 +18,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = actions.add_parser("list", help="every published teacher: model, published top-1, fetched or not")
-    listing.add_argument("--data-dir", type=Path, default=None, help="where datasets live (default: $CSKD_DATA)")
+    add_data_dir_argument(listing)
     listing.set_defaults(func=run_list)
     fetch = actions.add_parser(
         "fetch",
@@ -32,7 +33,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     fetch.add_argument("--mirror", default=None, help="a folder or URL holding the same file names (offline machines)")
     fetch.add_argument("--dataset", default="cifar100", help="the test set to evaluate on (default: cifar100)")
     fetch.add_argument("--no-eval", action="store_true", help="do not evaluate (no test set at hand)")
-    fetch.add_argument("--data-dir", type=Path, default=None, help="where datasets live (default: $CSKD_DATA)")
+    add_data_dir_argument(fetch)
     fetch.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (for the evaluation)")
     fetch.set_defaults(func=run_fetch)
 

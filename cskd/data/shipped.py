@@ -20,7 +20,6 @@ import hashlib
 import io
 import tarfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -34,9 +33,6 @@ from cskd.data.files import resolve_data_dir
 from cskd.data.registry import load_dataset
 from cskd.data.seeds import generator
 from cskd.data.subset import stratified_indices, subset, subset_description, subset_name
-
-if TYPE_CHECKING:
-    from cskd.suite import Suite
 
 SPLITS = ("train", "test")
 
@@ -70,14 +66,6 @@ def shipped_detail(name: str, train: int | None, test: int | None, seed: int = 0
     if name != cifar10_jpeg.Cifar10JpegSource.name or not covers(train, test, seed) or not shipped.archive.is_file():
         return ""
     return f"{shipped.archive} (the images of its subsets shipped with cskd; the full copy is not needed)"
-
-
-def requested_subset(suite: Suite, profile_name: str | None) -> tuple[int | None, int | None]:
-    """The ``(train, test)`` subset sizes the runs of ``suite`` under a profile use (as :func:`cskd.plan.expand`)."""
-    profile = suite.profile(profile_name)
-    train = profile.train_subset if profile.train_subset is not None else suite.train_subset
-    test = profile.test_subset if profile.test_subset is not None else suite.test_subset
-    return train, test
 
 
 def read_members(archive: Path, sha256: str) -> dict[str, bytes]:

@@ -4,8 +4,11 @@ and for a source that declares its official archives, their fetch, extraction an
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 from cskd.data.augment import AugmentSpec
 from cskd.data.cache import cache_file, cache_key, load_or_decode
@@ -56,6 +59,9 @@ class DatasetSource(ABC):
     archives: tuple[RemoteArchive, ...] = ()
     #: CIFAR's images (32x32 RGB), which the authors' code's normalisation (suite key ``normalization``) is for
     cifar_images: bool = False
+    #: the paper's training recipe for this dataset, as its changes to CIFAR's (the defaults of
+    #: :class:`cskd.engine.recipe.Recipe`; :func:`cskd.engine.recipe.default_recipe`)
+    recipe_changes: Mapping[str, Any] = MappingProxyType({})
 
     def status(self, data_dir: Path) -> tuple[bool, str]:
         """Whether the files are present, and where (or how to supply them when absent)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import torch
 
@@ -63,6 +64,8 @@ class _Split:
 class TinyImageNetSource(DatasetSource):
     name = "tiny-imagenet"
     decode_settings = f"resize={STORED_SIZE} bilinear"
+    #: the paper's Tiny ImageNet recipe (docs/paper.md section 2)
+    recipe_changes = MappingProxyType({"batch_size": 200, "weight_decay": 5e-4, "milestones": (50, 100, 150)})
 
     @property
     def archives(self) -> tuple[RemoteArchive, ...]:  # a property: tests substitute RELEASE

@@ -8,6 +8,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from cskd.data import get_source
 from cskd.limits import MAX_EPOCHS, short_repr
 from cskd.typecheck import type_problem
 
@@ -99,11 +100,13 @@ class Recipe:
         return values
 
 
-#: the paper's recipes (docs/paper.md section 2); CIFAR-100 restates none, so it takes CIFAR-10's (the official code's)
+#: the paper's CIFAR recipe (docs/paper.md section 2): CIFAR-100 restates none, so it takes CIFAR-10's (the official
+#: code's); a dataset trained otherwise in the paper declares the changes (``recipe_changes`` of its source)
 CIFAR_RECIPE = Recipe()
-TINY_IMAGENET_RECIPE = Recipe(batch_size=200, weight_decay=5e-4, milestones=(50, 100, 150))
 
 
 def default_recipe(dataset: str) -> Recipe:
-    """The paper's recipe for ``dataset``: Tiny ImageNet's for tiny-imagenet, CIFAR's for everything else."""
-    return TINY_IMAGENET_RECIPE if dataset.startswith("tiny-imagenet") else CIFAR_RECIPE
+    """The paper's recipe for ``dataset``: CIFAR's with the changes its source declares
+    (:attr:`cskd.data.source.DatasetSource.recipe_changes`: Tiny ImageNet's batch, weight decay and milestones).
+    Raises ``UnknownDatasetError`` naming the close names of an unknown dataset."""
+    return dataclasses.replace(CIFAR_RECIPE, **get_source(dataset).recipe_changes)

@@ -1,4 +1,5 @@
-"""``cskd status``: where every run of a plan stands, from runs.csv, checkpoints, job records and squeue.
+"""Where every run of a plan stands across the executors, from runs.csv, checkpoints, job records and squeue (what
+``cskd status`` prints: :mod:`cskd.cli.status_command`).
 
 A run is ``done`` when runs.csv holds an ``ok`` row for it; else ``running`` or ``queued`` when the latest job that
 covers it is (squeue, or the local process table); else ``failed`` when its latest row failed or its latest job ended
@@ -14,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from cskd.executors import records
-from cskd.plan import Plan, RunSpec
+from cskd.plan import RunSpec
 from cskd.store import ResultsStore
 
 STATES = ("done", "running", "queued", "failed", "to do", "unknown")
@@ -94,15 +95,3 @@ def _progress(store: ResultsStore, run: RunSpec) -> str:
     phases = pd.read_csv(path)["phase"]
     init = int((phases == "init").sum())
     return f"epoch {int((phases == 'main').sum())}/{run.recipe.epochs} recorded" + (f" (+ {init} init)" if init else "")
-
-
-def print_status(plan: Plan, store: ResultsStore, groups: list[list[RunSpec]]) -> dict[str, int]:
-    """Print one line per run of ``plan`` (its lockstep ``groups``) and the totals; the count of each state."""
-    statuses = run_statuses(store, groups)
-    print(f"suite {plan.suite.name} [{plan.profile.name}]: {store.paths.root}")
-    for status in statuses:
-        print(f"  {status.state:<8} {status.run.run_id}  {status.run.describe():<45} {status.detail}")
-    counts = {state: sum(s.state == state for s in statuses) for state in STATES}
-    shown = ", ".join(f"{n} {state}" for state, n in counts.items() if n or state != "unknown")
-    print(f"totals: {shown} ({len(statuses)} runs)")
-    return counts
