@@ -291,7 +291,7 @@ def cases(data_dir: str) -> list[Case]:
         # data
         Case(
             "run: missing data dir",  # a train_subset beyond the images shipped with cskd needs the full copy
-            lambda work: [*real_run(nowhere, {"train_subset": 7000})(work)],
+            lambda work: [*real_run(nowhere, {"train_subset": 7000})(work), "--no-download"],
             slow=True,
         ),
         Case("train: missing data dir", train(nowhere, "--subset", "7000"), slow=True),
