@@ -109,10 +109,11 @@ running() {  # PIDFILE: the daemon it names is alive
 
 stop() {
     need_root stop
-    local pidfile
+    local pidfile pid
     for pidfile in /run/slurm/slurmd.pid /run/slurm/slurmctld.pid "$MUNGE_PID"; do
         if running "$pidfile"; then
-            kill "$(cat "$pidfile")" && echo "stopped $(basename "$pidfile" .pid) (pid $(cat "$pidfile"))"
+            pid=$(cat "$pidfile")  # read first: the daemon removes its pid file as it exits
+            kill "$pid" && echo "stopped $(basename "$pidfile" .pid) (pid $pid)"
         fi
     done
 }

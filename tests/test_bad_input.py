@@ -178,3 +178,12 @@ def test_report_reads_no_epoch_file_outside_the_results_folder(tmp_path, capsys)
     assert len(runs) == len(rows) and "../../../outside" not in set(runs["run_id"])
     assert "is not a run id" in capsys.readouterr().err
     render_report(FixtureSuite(), runs, tmp_path / "reports", epochs_dir=results / "epochs")
+
+
+def test_train_refuses_an_unknown_model_with_close_names_before_loading_data(tmp_path, capsys):
+    common = ("--dataset", "cifar10-jpeg", "--data-dir", str(tmp_path / "no-data"), "--out", str(tmp_path / "out"))
+    err = run_fails(capsys, "train", "--model", "cifar_resnet18_w0_2", *common)
+    assert "--model: unknown model 'cifar_resnet18_w0_2' (closest: cifar_resnet18_w0_25" in err
+    err = run_fails(capsys, "train", "--model", "cifar_resnet18_w0_25", "--teacher-model", "resnet8", *common)
+    assert "--teacher-model: unknown model 'resnet8'" in err
+    assert not (tmp_path / "out").exists()

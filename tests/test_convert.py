@@ -20,6 +20,14 @@ from cskd.models.convert import convert_repdistiller, reference_state_dict
 PINNED = load_pinned()
 
 
+def refused(capsys, argv: list[str], lines: int = 1) -> str:
+    """``cskd ARGV`` exits 2 (bad input) with an ``error:`` of ``lines`` lines (0: any) on stderr; that error."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err and lines in (0, len(err.splitlines())), err
+    return err
+
+
 def reference_checkpoint(name: str) -> dict:
     """A checkpoint as RepDistiller's train_teacher.py writes it, with synthetic weights of its ``name`` model."""
     return {"epoch": 240, "model": synthetic_state(PINNED[name]["state"]), "accuracy": 72.3, "optimizer": {}}
@@ -42,8 +50,7 @@ def test_cli_converts_writes_and_prints_the_sha256(tmp_path: Path, capsys):
     with torch.no_grad():
         torch.testing.assert_close(model(synthetic_input()), expected(synthetic_input()))
 
-    with pytest.raises(SystemExit, match="exists"):
-        main(args)
+    assert "exists: choose another path or pass --force" in refused(capsys, args)
 
 
 def test_old_checkpoints_without_batchnorm_counters_and_dataparallel_prefixes_convert():
@@ -79,16 +86,15 @@ def test_mismatches_are_named():
         reference_state_dict({"epoch": 240, "accuracy": 70.0})
 
 
-def test_cli_errors_are_clear(tmp_path: Path):
+def test_cli_errors_are_clear(tmp_path: Path, capsys):
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a checkpoint")
     args = ["convert-checkpoint", "--from", "repdistiller", "--model", "crd_resnet8"]
-    with pytest.raises(SystemExit, match="cannot read it as a PyTorch checkpoint"):
-        main([*args, str(junk), str(tmp_path / "out.pth")])
-    with pytest.raises(SystemExit, match="no such checkpoint file"):
-        main([*args, str(tmp_path / "missing.pth"), str(tmp_path / "out.pth")])
+    assert "cannot read it as a PyTorch checkpoint" in refused(capsys, [*args, str(junk), str(tmp_path / "out.pth")])
+    assert "no such checkpoint file" in refused(
+        capsys, [*args, str(tmp_path / "missing.pth"), str(tmp_path / "out.pth")]
+    )
     wrong = tmp_path / "resnet8x4.pth"
     torch.save(reference_checkpoint("crd_resnet8x4"), wrong)
-    with pytest.raises(SystemExit, match="does not convert to crd_resnet8"):
-        main([*args, str(wrong), str(tmp_path / "out.pth")])
+    assert "does not convert to crd_resnet8" in refused(capsys, [*args, str(wrong), str(tmp_path / "out.pth")], lines=0)
     assert not (tmp_path / "out.pth").exists()

@@ -118,3 +118,47 @@ def test_a_cancelled_slurm_job_resumes_on_resubmission(tmp_path, slurm, cached_d
     after = pd.read_csv(epochs)
     assert list(after["epoch"]) == list(range(1, 21))
     pd.testing.assert_frame_equal(after.iloc[: len(before)], before)  # resumed, not restarted
+
+
+def test_a_preempted_slurm_job_checkpoints_requeues_itself_and_resumes_from_its_last_epoch(
+    tmp_path, slurm, cached_data
+):
+    # SLURM's preemption as submitit's own test hook sends it (SlurmJob._interrupt): SIGTERM, which the job rides out,
+    # then the USR2 that submitit asks SLURM for before a time limit; the job checkpoints and `scontrol requeue`s itself
+    recipe = {**SUITE["recipe"], "epochs": 4, "milestones": [3]}
+    suite = write_suite(tmp_path, seeds=[0], methods={"CE": {"method": "ce"}}, recipe=recipe)
+    result = submit(suite, tmp_path, cached_data)
+    assert result.returncode == 0 and "1 job(s) submitted to SLURM" in result.stdout, result.stdout + result.stderr
+    (job,) = jobs_of(tmp_path)
+    job_id, run_ids = str(job["job_id"]), sorted(run["run_id"] for run in job["runs"])
+    epochs = [tmp_path / "mini" / "epochs" / f"{run_id}.csv" for run_id in run_ids]
+    deadline = time.time() + 600
+    while time.time() < deadline and not all(path.exists() and len(pd.read_csv(path)) >= 1 for path in epochs):
+        time.sleep(0.2)
+    subprocess.run(["scancel", "--signal=TERM", job_id], check=True)
+    time.sleep(1)
+    assert (records.squeue() or {}).get(job_id) is not None, "SIGTERM alone ended the job"
+    subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
+    while time.time() < deadline and not jobs_of(tmp_path)[0].get("requeued_at"):
+        time.sleep(0.2)
+    before = [pd.read_csv(path) for path in epochs]
+    assert all(1 <= len(frame) < 4 for frame in before)
+    runs_csv = tmp_path / "mini" / "runs.csv"
+    assert not runs_csv.exists() or not set(run_ids) & set(rows(tmp_path)["run_id"])  # nothing recorded for them
+
+    # SLURM holds a requeued job back for a while (BeginTime); let it start at once
+    queued = lambda: getattr((records.squeue() or {}).get(job_id), "state", "") == "PENDING"  # noqa: E731
+    while time.time() < deadline and not queued() and jobs_of(tmp_path)[0].get("attempts") == 1:
+        time.sleep(0.2)
+    subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], capture_output=True)
+    while time.time() < deadline and job_id in (records.squeue() or {}):  # requeued under the same id, then done
+        time.sleep(0.5)
+    (job,) = jobs_of(tmp_path)
+    assert job["requeued_at"] and job["attempts"] == 2 and job["outcome"] == "ok", job
+    table = rows(tmp_path)
+    assert list(table["run_id"]) == run_ids and (table["status"] == "ok").all()
+    for path, frame in zip(epochs, before, strict=True):
+        after = pd.read_csv(path)
+        assert list(after["epoch"]) == list(range(1, 5))
+        # resumed, not retrained: the finished epochs' rows, wall-clock seconds included, are those written before
+        pd.testing.assert_frame_equal(after.iloc[: len(frame)], frame)

@@ -40,28 +40,29 @@ def run(args: argparse.Namespace) -> int:
     from cskd.data.files import file_digest
     from cskd.engine.checkpoint import save_atomic
     from cskd.models.convert import convert_repdistiller, reference_state_dict
+    from cskd.usererrors import UserError
 
     if not args.input.is_file():
-        raise SystemExit(f"error: {args.input}: no such checkpoint file")
+        raise UserError(f"{args.input}: no such checkpoint file")
     if args.output.exists() and not args.force:
-        raise SystemExit(f"error: {args.output} exists: choose another path or pass --force")
+        raise UserError(f"{args.output} exists: choose another path or pass --force")
     if args.trust_pickle:
         print(f"trusting {args.input} (--trust-pickle): unpickling it in full runs any code it holds")
     try:
         checkpoint = torch.load(args.input, map_location="cpu", weights_only=not args.trust_pickle)
     except pickle.UnpicklingError as error:
         if "GLOBAL" in str(error) and not args.trust_pickle:
-            raise SystemExit(
-                f"error: {args.input} holds objects other than tensors and plain containers, which only a pickle "
+            raise UserError(
+                f"{args.input} holds objects other than tensors and plain containers, which only a pickle "
                 f"that runs code could rebuild: if the file comes from a source you trust, pass --trust-pickle"
             ) from None
-        raise SystemExit(f"error: {args.input}: cannot read it as a PyTorch checkpoint ({error})") from None
+        raise UserError(f"{args.input}: cannot read it as a PyTorch checkpoint ({first_line(error)})") from None
     except (RuntimeError, EOFError, OSError) as error:
-        raise SystemExit(f"error: {args.input}: cannot read it as a PyTorch checkpoint ({error})") from None
+        raise UserError(f"{args.input}: cannot read it as a PyTorch checkpoint ({first_line(error)})") from None
     try:
         converted = convert_repdistiller(args.model, reference_state_dict(checkpoint))
     except ValueError as error:
-        raise SystemExit(f"error: {args.input}: {error}") from None
+        raise UserError(f"{args.input}: {error}") from None
     source_sha = file_digest(args.input, "sha256")
     save_atomic(
         {
@@ -77,3 +78,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {args.output}")
     print(f"sha256 {file_digest(args.output, 'sha256')}")
     return 0
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of ``error``'s message (torch's run on for paragraphs), for a one-line error."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0][:200] if lines else ''}"

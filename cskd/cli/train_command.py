@@ -107,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     from cskd.engine.speed import COMPILE_CACHE, use_compile_cache
     from cskd.engine.trainer import StudentJob, load_trained_model, train_group
     from cskd.methods.base import MethodOptionError, UnknownMethodError, get_method
+    from cskd.models import unknown_model_problem
     from cskd.settings import numerics_config
 
     try:
@@ -120,6 +121,9 @@ def run(args: argparse.Namespace) -> int:
         ("--teacher-width-multiplier", args.teacher_width_multiplier),
     ):
         if factor is not None and (problem := width_problem(factor)):  # issue 22 hook: bounds (cskd/limits.py)
+            return fail(f"{option}: {problem}")
+    for option, name in (("--model", args.model), ("--teacher-model", args.teacher_model)):
+        if name is not None and (problem := unknown_model_problem(name)):  # before the data loads
             return fail(f"{option}: {problem}")
     model_kwargs = width_kwargs(args.width_multiplier)
     teacher_kwargs = width_kwargs(args.teacher_width_multiplier)

@@ -31,9 +31,14 @@ def create_model(name: str, num_classes: int, **kwargs) -> nn.Module:
 
     An unknown name raises :class:`ValueError` listing the closest registered names.
     """
-    if not timm.is_model(name):
-        raise ValueError(f"unknown model {name!r} ({_model_name_hint(name)})")
+    if problem := unknown_model_problem(name):
+        raise ValueError(problem)
     return timm.create_model(name, num_classes=num_classes, **kwargs)
+
+
+def unknown_model_problem(name: str) -> str | None:
+    """None when ``name`` is a model :func:`create_model` builds, else why not, with the closest names."""
+    return None if timm.is_model(name) else f"unknown model {name!r} ({_model_name_hint(name)})"
 
 
 def _model_name_hint(name: str) -> str:
@@ -67,4 +72,5 @@ __all__ = [
     "feature_spec",
     "model_names",
     "paper_model_names",
+    "unknown_model_problem",
 ]
