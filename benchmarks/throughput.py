@@ -198,7 +198,7 @@ def pick_workers(config: BenchConfig, spec: str, teacher: torch.nn.Module, data:
 
 
 def default_options(config: BenchConfig) -> EngineOptions:
-    """The engine's own defaults (fp32, channels_last, eager, no_grad; ``cskd run`` compiles on the CPU, measured as a
+    """The engine's own defaults (fp32, channels_last, eager, no_grad; compile and bf16 are opt-in, measured as
     lever), without progress bars."""
     return EngineOptions(device=config.device, seed=config.seed, progress=False)
 

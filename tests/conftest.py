@@ -27,12 +27,6 @@ def project_data_dir() -> Path:
     return Path(os.environ.get("CSKD_DATA", REPO / "data"))
 
 
-#: the CLI's CPU default is torch.compile (cskd.engine.speed), whose first compilation takes a minute or more on 2
-#: cores: the commands the tests run (in process and in subprocesses) train eagerly; tests/test_speed.py checks the
-#: default itself
-os.environ.setdefault("CSKD_COMPILE", "0")
-
-
 @pytest.fixture(autouse=True)
 def _small_cpu_footprint():
     torch.set_num_threads(min(2, os.cpu_count() or 1))

@@ -34,21 +34,13 @@ def parsed(*argv: str) -> argparse.Namespace:
     return parser.parse_args(["--device", "cpu", *argv])
 
 
-def test_compile_is_the_cpu_default_except_under_deterministic(monkeypatch):
-    monkeypatch.delenv(speed.COMPILE_VARIABLE)  # conftest turns the default off for the other tests
+def test_compile_is_opt_in_and_allowed_with_deterministic():
     try:
-        assert engine_options(parsed()).compile
-        assert not engine_options(parsed("--no-compile")).compile
-        assert not engine_options(parsed("--deterministic")).compile
+        assert not engine_options(parsed()).compile
+        assert engine_options(parsed("--compile")).compile
         assert engine_options(parsed("--deterministic", "--compile")).compile
     finally:
         torch.use_deterministic_algorithms(False)
-    assert not speed.compile_by_default(torch.device("cuda"), deterministic=False)
-    monkeypatch.setenv(speed.COMPILE_VARIABLE, "0")
-    assert not engine_options(parsed()).compile and engine_options(parsed("--compile")).compile
-    monkeypatch.setenv(speed.COMPILE_VARIABLE, "yes")
-    with pytest.raises(UserError, match="CSKD_COMPILE='yes': use 0"):
-        engine_options(parsed())
 
 
 def test_amp_on_a_cpu_without_hardware_bf16_is_a_clear_error(monkeypatch):

@@ -91,10 +91,9 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--compile",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="torch.compile (inductor) the models' forward and backward (default: on the CPU unless --deterministic, "
-        "or as CSKD_COMPILE=0|1 says; fp32 kept, not part of the run id)",
+        action="store_true",
+        help="torch.compile (inductor) the models' forward and backward (fp32 kept, not part of the run id; its "
+        "compilation outweighs its gain on CPU-scale runs: docs/performance.md)",
     )
     group.add_argument(
         "--deterministic",
@@ -124,9 +123,8 @@ def engine_options(args: argparse.Namespace, seed: int = 0) -> EngineOptions:
     if problem := backend_problem(getattr(args, "log", ())):
         raise UserError(problem)
     device = pick_device(args.device)
-    try:  # bf16 only where the CPU computes it; compile by default on the CPU (cskd.engine.speed)
+    try:  # bf16 only where the CPU computes it (cskd.engine.speed)
         speed.check_amp(args.amp, device)
-        compile_ = speed.compile_by_default(device, args.deterministic) if args.compile is None else args.compile
     except ValueError as error:
         raise UserError(str(error)) from None
     return EngineOptions(
@@ -134,7 +132,7 @@ def engine_options(args: argparse.Namespace, seed: int = 0) -> EngineOptions:
         seed=seed,
         amp=args.amp,
         channels_last=not args.no_channels_last,
-        compile=compile_,
+        compile=args.compile,
         deterministic=args.deterministic,
         progress=not args.no_progress and sys.stderr.isatty(),
         log=tuple(dict.fromkeys(getattr(args, "log", ()))),

@@ -5,14 +5,16 @@
   silent default (:func:`cskd.settings.numerics_config`). On the CPU it pays only with hardware bf16 (Intel AMX or
   AVX512-BF16); elsewhere oneDNN emulates it, slower than fp32, so asking for it there is an error
   (:func:`check_amp`).
-* **torch.compile** keeps fp32 numerics up to rounding (inductor fuses elementwise work around oneDNN's convolutions,
-  which changes the order of some floating-point sums, not the precision), so it is the CPU default
-  (:func:`compile_by_default`) but not part of the run id, like the thread count. :class:`CompiledOrEager` compiles a
-  function on its first call and falls back to the eager function, with a one-line note, when compiling fails.
+* **torch.compile** (``--compile``) keeps fp32 numerics up to rounding (inductor fuses elementwise work around
+  oneDNN's convolutions, which changes the order of some floating-point sums, not the precision), so it is not part
+  of the run id, like the thread count. It is opt-in: on the 2-core development CPU, the quick suite's first run took
+  930 s compiled against 297 s eager (run side by side), its compilation costing more than a CPU-scale run saves
+  (docs/performance.md). :class:`CompiledOrEager` compiles a function on its first call and falls back to the eager
+  function, with a one-line note, when compiling fails.
 * The compiled code is cached on disk (inductor's FX graph and AOTAutograd caches, :func:`use_compile_cache`), so a
   sweep compiles each model once and later processes load the kernels.
 
-Measured speed-ups are in docs/performance.md (``benchmarks/throughput.py --levers compile,bf16``).
+Measured in docs/performance.md (``benchmarks/throughput.py --levers compile,bf16``).
 """
 
 from __future__ import annotations
@@ -31,8 +33,6 @@ from torch import nn
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 #: environment variable of inductor's on-disk cache (torch's own name); set only when the user has not
 CACHE_VARIABLE = "TORCHINDUCTOR_CACHE_DIR"
-#: environment variable setting the compile default of every command: 0 or 1 (unset: on the CPU)
-COMPILE_VARIABLE = "CSKD_COMPILE"
 #: folder of the compile cache inside a results folder (``cskd run``) or next to ``cskd train``'s output folder
 COMPILE_CACHE = ".compile-cache"
 #: torch.compile backend of :class:`CompiledOrEager` (tests may use "aot_eager": same tracing, no code generation)
@@ -81,20 +81,6 @@ def autocast(amp: bool, device: torch.device) -> AbstractContextManager:
     if amp and device.type in ("cpu", "cuda"):
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return nullcontext()
-
-
-def compile_by_default(device: torch.device, deterministic: bool) -> bool:
-    """Whether to compile when the user said neither ``--compile`` nor ``--no-compile``: on the CPU (measured faster,
-    fp32 kept), except under ``--deterministic``, whose guarantee (bitwise repeatable runs) compiled kernels do not
-    carry: their code depends on the CPU's instruction set and inductor's version, and their sums run in another
-    order than eager's. On CUDA compile is not measured yet, so it stays opt-in. ``CSKD_COMPILE=0`` (or ``1``) in the
-    environment sets the default for every command (the test suite's commands train eagerly)."""
-    setting = os.environ.get(COMPILE_VARIABLE, "")
-    if setting not in ("", "0", "1"):
-        raise ValueError(f"{COMPILE_VARIABLE}={setting!r}: use 0 (eager by default) or 1 (compile by default)")
-    if setting:
-        return setting == "1"
-    return device.type == "cpu" and not deterministic
 
 
 def use_compile_cache(folder: Path) -> Path:
