@@ -12,6 +12,7 @@ not in the table (a user's suite, ``--set``) is measured on the meta device, as 
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -134,10 +135,8 @@ def planning_keys() -> set[str]:
                 plan = expand(suite, profile, dataset=dataset)
                 check_builds(plan)
                 for group in plan.groups():
-                    try:
+                    with suppress(ValueError):  # a dataset whose size is only known once loaded: nothing to count
                         group_cost(group)
-                    except ValueError:
-                        pass  # a dataset whose size is only known once loaded: nothing to count
     cpu_rate()
     for runs in sorted(REFERENCE_RESULTS.glob("*/runs.csv")):
         for row in read_runs(runs).to_dict("records"):

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-
 from cskd.data import dataset_input_size
 from cskd.engine.recipe import Recipe
 from cskd.features import FeatureSpec

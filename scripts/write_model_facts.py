@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cskd import model_facts  # noqa: E402
+from cskd import model_facts
 
 
 def main() -> None:
