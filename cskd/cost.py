@@ -19,17 +19,13 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
-import torch
-
+from cskd import model_facts as facts
 from cskd.data import dataset_input_size
-from cskd.engine.cost import forward_macs
 from cskd.engine.progress import SweepClock
 from cskd.features import FeatureSpec
 from cskd.methods import build_method
-from cskd.models import create_model, feature_spec
 from cskd.plan import RunSpec, expand
 from cskd.suite import ModelRef, load_suite
 
@@ -89,18 +85,11 @@ class SuiteEstimate:
     plain_hours: float
 
 
-@cache
-def _model_facts(
-    name: str, kwargs: tuple, num_classes: int, input_size: tuple[int, int, int]
-) -> tuple[int, FeatureSpec]:
-    with torch.device("meta"):
-        model = create_model(name, num_classes=num_classes, **dict(kwargs))
-        return forward_macs(model, input_size), feature_spec(model, input_size)
-
-
 def model_facts(ref: ModelRef, num_classes: int, input_size: tuple[int, int, int]) -> tuple[int, FeatureSpec]:
-    """Forward MACs per image and the feature spec of a model, from shapes alone (on the meta device: no compute)."""
-    return _model_facts(ref.name, tuple(sorted(ref.kwargs.items())), num_classes, input_size)
+    """Forward MACs per image and the feature spec of a model, from shapes alone: the shipped table, or a count on
+    the meta device (:func:`cskd.model_facts.model_facts`)."""
+    found = facts.model_facts(ref.name, ref.kwargs, num_classes, input_size)
+    return found.macs, found.spec
 
 
 def group_macs_per_image(teacher: int, students: list[int], init_epochs: list[int], epochs: int) -> float:

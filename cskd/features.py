@@ -9,8 +9,10 @@ are produced by :func:`cskd.models.extraction.extract_features`, which works for
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from torch import Tensor
+if TYPE_CHECKING:  # annotations only: the planning commands read FeatureSpec without importing torch
+    from torch import Tensor
 
 
 @dataclass

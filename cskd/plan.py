@@ -13,14 +13,11 @@ forward per batch. Teacher-free runs of the same recipe form their own group, wh
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-import torch
 
 from cskd.data import dataset_input_size
 from cskd.engine.recipe import Recipe
@@ -360,14 +357,11 @@ def _method_key(suite: Suite, profile: Profile, run: RunSpec) -> str:
     return f"methods.{label}.args"
 
 
-@functools.lru_cache(maxsize=256)
 def _model_spec(name: str, kwargs: str, num_classes: int, input_size: tuple[int, int, int]) -> FeatureSpec:
-    """The feature shapes of a model built on the meta device (no weights allocated), cached per configuration."""
-    from cskd.models import create_model, feature_spec
+    """The feature shapes of a model: the shipped table, or built on the meta device (:mod:`cskd.model_facts`)."""
+    from cskd.model_facts import model_facts
 
-    with torch.device("meta"):
-        model = create_model(name, num_classes=num_classes, **json.loads(kwargs))
-    return feature_spec(model, input_size)
+    return model_facts(name, json.loads(kwargs), num_classes, input_size).spec
 
 
 def check_plan(plan: Plan) -> None:

@@ -14,7 +14,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import timm
 import torch
 
 import cskd
@@ -37,6 +36,14 @@ def git_commit() -> str:
     except OSError:
         return ""
     return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def _timm_version() -> str:
+    """timm's version, read from the installed package's metadata: importing timm takes seconds, and status and
+    dry runs create a store without recording anything."""
+    from importlib.metadata import version
+
+    return version("timm")
 
 
 def device_name(device: torch.device) -> str:
@@ -110,7 +117,7 @@ class ResultsStore:
             "lockstep": outcome.lockstep,
             "device": device_name(device),
             "torch_version": torch.__version__,
-            "timm_version": timm.__version__,
+            "timm_version": _timm_version(),
             "cskd_version": cskd.__version__,
             "git_commit": self.commit,
             "status": outcome.status,

@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import timm
-
 from cskd.data import dataset_split_sizes, get_source
 from cskd.data.augment import NORMALIZATIONS
 from cskd.data.errors import UnknownDatasetError
@@ -326,10 +324,22 @@ def _read_cluster(read: _Reader, raw: Any) -> dict[str, Any]:
         raise SuiteError(str(error)) from None
 
 
-def _read_models(read: _Reader, raw: dict, recipe: Recipe) -> tuple[dict[str, ModelRef], dict[str, dict[str, Any]]]:
-    """The models by label, and the recipe overrides of the models that declare some."""
+def _is_model(name: str) -> bool:
+    """Whether ``name`` is a timm model (cskd's included): the names of the shipped facts table need no timm import
+    (seconds; tests/test_model_facts.py checks they are registered), any other asks timm's registry."""
+    from cskd.model_facts import known_model_names
+
+    if name in known_model_names():
+        return True
+    import timm
+
     import cskd.models  # noqa: F401  (registers the paper's models with timm)
 
+    return timm.is_model(name)
+
+
+def _read_models(read: _Reader, raw: dict, recipe: Recipe) -> tuple[dict[str, ModelRef], dict[str, dict[str, Any]]]:
+    """The models by label, and the recipe overrides of the models that declare some."""
     models, recipes = {}, {}
     for label, value in raw.items():
         where = f"models.{label}"
@@ -341,7 +351,9 @@ def _read_models(read: _Reader, raw: dict, recipe: Recipe) -> tuple[dict[str, Mo
             )
         read.keys(value, {"model": str, "kwargs": dict, "recipe": dict}, f"{where}.")
         name = read.get(value, "model", f"{where}.", str)
-        if not timm.is_model(name):
+        if not _is_model(name):
+            import timm
+
             raise read.fail(f"{where}.model", f"unknown model {name!r} ({close_names(name, timm.list_models())})")
         models[str(label)] = ModelRef(name, value.get("kwargs", {}))
         overrides = value.get("recipe", {})

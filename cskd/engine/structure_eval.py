@@ -16,7 +16,6 @@ import torch
 from torch import Tensor, nn
 
 from cskd.data import DeviceLoader
-from cskd.models import extract_features
 from cskd.structure import STRUCTURE_COLUMNS, structure_metrics
 
 
@@ -34,12 +33,14 @@ def forward_test_set(
     model: nn.Module, loader: DeviceLoader, autocast: Callable[[], AbstractContextManager[None]]
 ) -> NetworkOutputs:
     """``model``'s embeddings and logits (float32) over one pass of the test ``loader`` (in its fixed order)."""
+    from cskd import models  # here, not at the top: importing it imports timm (seconds; cskd.engine.trainer)
+
     was_training = model.training
     model.eval()
     embeddings, logits, labels = [], [], []
     for x, y in loader.epoch(0):
         with autocast():
-            features = extract_features(model, x)
+            features = models.extract_features(model, x)
         embeddings.append(features.embedding.float())
         logits.append(features.logits.float())
         labels.append(y)

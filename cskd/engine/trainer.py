@@ -40,10 +40,39 @@ from cskd.engine.recipe import Recipe
 from cskd.engine.structure_eval import NetworkOutputs, evaluate_with_structure, final_structure, forward_test_set
 from cskd.features import Features, FeatureSpec
 from cskd.methods import build_method
-from cskd.models import count_parameters, create_model, extract_features, feature_spec
 from cskd.results import EPOCH_COLUMNS
 from cskd.stopping import check_stop
 from cskd.tracking import Trackers
+
+
+# cskd.models is imported on first use: importing it registers every family with timm, which imports torchvision and
+# torch._dynamo (seconds), and `cskd status` and `cskd run --dry-run` import this module without building a model.
+def create_model(name: str, num_classes: int, **kwargs: Any) -> nn.Module:
+    """:func:`cskd.models.create_model`."""
+    from cskd import models
+
+    return models.create_model(name, num_classes=num_classes, **kwargs)
+
+
+def extract_features(model: nn.Module, x: Tensor, *, pre_relu: bool = False) -> Features:
+    """:func:`cskd.models.extract_features`."""
+    from cskd import models
+
+    return models.extract_features(model, x, pre_relu=pre_relu)
+
+
+def feature_spec(model: nn.Module, input_size: tuple[int, int, int]) -> FeatureSpec:
+    """:func:`cskd.models.feature_spec`."""
+    from cskd import models
+
+    return models.feature_spec(model, input_size)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """:func:`cskd.models.count_parameters`."""
+    from cskd import models
+
+    return models.count_parameters(model)
 
 
 @dataclass(frozen=True)
@@ -225,10 +254,12 @@ class _Student:
         return torch.optim.SGD(params, lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay, nesterov=r.nesterov)
 
     def _extractor(self) -> Callable[[Tensor], Features]:
+        from cskd.models import extract_features as features_of  # the function itself, for torch.compile to trace
+
         pre_relu = self.method.student_pre_relu
 
         def extract(x: Tensor) -> Features:
-            return extract_features(self.model, x, pre_relu=pre_relu)
+            return features_of(self.model, x, pre_relu=pre_relu)
 
         return extract
 

@@ -116,7 +116,16 @@ class KDGAN(Method):
         self.temperature = temperature
         self.gumbel_temperature = gumbel_temperature
         self.discriminator = LabelDiscriminator(teacher.embedding_dim, teacher.num_classes, disc_hidden)
-        self.disc_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=disc_lr)
+        self.disc_lr = disc_lr
+        self._disc_optimizer: torch.optim.Adam | None = None
+
+    @property
+    def disc_optimizer(self) -> torch.optim.Adam:
+        """D's Adam optimiser, made on first use: making an optimiser imports torch._dynamo (seconds), and the
+        planning commands build every method only to check its options."""
+        if self._disc_optimizer is None:
+            self._disc_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=self.disc_lr)
+        return self._disc_optimizer
 
     def trainable_parameters(self) -> Iterator[nn.Parameter]:
         """Nothing: the discriminator is optimised privately, by its own optimiser."""
