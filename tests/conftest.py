@@ -1,13 +1,17 @@
-"""Shared fixtures: the full CIFAR-10 JPEG copy, and a guard that keeps every test off the internet.
+"""Shared fixtures: the CIFAR-10 JPEG data (the shipped subsets, the full copy), and a guard that keeps every test off
+the internet.
 
 The full copy is found in the data directory (``$CSKD_DATA``, else ``data/`` in the repository), or extracted there
 once from ``cifar10-jpeg.tar.gz`` in the mirror folder ``$CSKD_DATA_MIRROR``. Tests that need it skip with
-instructions on a machine without it (a clone has only the subsets shipped in ``cskd/data/shipped_images/``, which the
-ci, quick and smoke suites use); under CI (``CI=true``) a missing shipped subset is an error.
+instructions on a machine without it. A clone has only the subsets shipped in ``cskd/data/shipped_images/`` (the ci,
+quick and smoke suites'): tests that train on a subset use ``subset_data_dir``, tests that need real JPEG files of the
+copy use ``jpeg_images``; only those about the full copy itself need ``data_dir``. Under CI (``CI=true``) a missing
+shipped subset is an error.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import tarfile
 import urllib.parse
@@ -63,8 +67,32 @@ def subset_data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def jpeg_images(tmp_path_factory) -> Path:
+    """A folder holding ``cifar10-jpeg/{train,test}/<class>/0000.jpg, 0001.jpg, ...``: the shipped images (real files
+    of the copy, 600 train and 200 test per class), numbered from 0 in each class in their order in the full copy.
+
+    A source of real JPEG files for tests that build other datasets from them; not a data directory (it would pass
+    for an incomplete full copy)."""
+    shipped = SHIPPED_SUBSET.archive
+    if not shipped.is_file():
+        pytest.fail(f"the shipped subset {shipped} is missing: restore it from the repository")
+    root = tmp_path_factory.mktemp("shipped-images")
+    with tarfile.open(fileobj=io.BytesIO(shipped.read_bytes()), mode="r:gz") as bundle:
+        files = sorted(m.name for m in bundle.getmembers() if m.isfile() and m.name.endswith(".jpg"))
+        counts: dict[Path, int] = {}
+        for name in files:  # cifar10-jpeg/<split>/<class>/NNNN.jpg, sorted by the full copy's number
+            folder = root / Path(name).parent
+            folder.mkdir(parents=True, exist_ok=True)
+            index = counts.get(folder, 0)
+            (folder / f"{index:04d}.jpg").write_bytes(bundle.extractfile(name).read())
+            counts[folder] = index + 1
+    return root
+
+
+@pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """The data directory holding the full ``cifar10-jpeg/``, extracting it from the mirror on first use."""
+    """The data directory holding the full ``cifar10-jpeg/``, extracting it from the mirror on first use. Only for
+    tests about the full copy itself: the others use ``subset_data_dir`` or ``jpeg_images``."""
     if os.environ.get("CI") and not SHIPPED_SUBSET.archive.is_file():
         pytest.fail(f"the shipped subset {SHIPPED_SUBSET.archive} is missing: restore it from the repository")
     root = project_data_dir()

@@ -105,8 +105,10 @@ def test_seeds_on_the_command_line_are_bounded(tmp_path, capsys):
     assert "a seed must be between 0 and 2**63-1" in capsys.readouterr().err
 
 
-def test_a_batch_larger_than_the_subset_and_a_subset_smaller_than_the_classes_are_refused(tmp_path, capsys, data_dir):
-    common = ("--results-dir", str(tmp_path), "--data-dir", str(data_dir), "--device", "cpu")
+def test_a_batch_larger_than_the_subset_and_a_subset_smaller_than_the_classes_are_refused(
+    tmp_path, capsys, subset_data_dir
+):
+    common = ("--results-dir", str(tmp_path), "--data-dir", str(subset_data_dir), "--device", "cpu")
     recipe = {"epochs": 1, "batch_size": 64, "milestones": []}
     path = write_suite(tmp_path, {"train_subset": 50, "test_subset": 50, "recipe": recipe})
     assert "recipe.batch_size: 64 is more than the 50 training images" in run_fails(capsys, "run", str(path), *common)

@@ -174,8 +174,8 @@ def test_readme_cifar10_cpu_profile_trains_and_reports(tmp_path, subset_data_dir
 
 
 @pytest.mark.slow
-def test_readme_cub_cpu_profile_trains_on_a_cub_tree_and_reports(tmp_path, data_dir, monkeypatch):
-    tree = write_cub_tree(tmp_path / "data", data_dir, num_classes=10, train=20, test=10)
+def test_readme_cub_cpu_profile_trains_on_a_cub_tree_and_reports(tmp_path, jpeg_images, monkeypatch):
+    tree = write_cub_tree(tmp_path / "data", jpeg_images, num_classes=10, train=20, test=10)
     monkeypatch.setattr(cub, "RELEASE", tree.release())
     runs = run_cpu_profile("readme_cub", tmp_path / "results", tmp_path / "data")
     assert (runs["dataset"] == "cub200").all()

@@ -34,11 +34,11 @@ def craft(path: Path, marker: Path) -> str:
 
 
 @pytest.fixture
-def cached(data_dir):
-    from cskd.data import load_dataset
+def cached(subset_data_dir):
+    from cskd.data import load_subset
 
-    load_dataset("cifar10-jpeg", data_dir)
-    return data_dir
+    load_subset("cifar10-jpeg", subset_data_dir, 200, 100)  # decoded once (the full copy's cache, where present)
+    return subset_data_dir
 
 
 def test_checkpoint_load_refuses_a_pickle_that_runs_code(tmp_path):

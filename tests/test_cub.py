@@ -27,9 +27,9 @@ from cskd.data.seeds import generator
 
 
 @pytest.fixture
-def tree(tmp_path, data_dir, monkeypatch) -> CubTree:
+def tree(tmp_path, jpeg_images, monkeypatch) -> CubTree:
     """3 classes x (4 train + 2 test) real images in the official layout, the release facts patched to match."""
-    written = write_cub_tree(tmp_path / "data", data_dir, num_classes=3, train=4, test=2)
+    written = write_cub_tree(tmp_path / "data", jpeg_images, num_classes=3, train=4, test=2)
     monkeypatch.setattr(cub, "RELEASE", written.release())
     return written
 

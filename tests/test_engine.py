@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
-from cskd.data import load_dataset, subset
+from cskd.data import load_subset, subset
 from cskd.engine.recipe import Recipe
 from cskd.engine.trainer import (
     EngineOptions,
@@ -28,8 +28,8 @@ TINY = {"width_multiplier": 0.25}  # cifar_resnet18_w0_25 at a quarter: 4/8/16/3
 
 
 @pytest.fixture(scope="module")
-def small_cifar(data_dir: Path):
-    return subset(load_dataset("cifar10-jpeg", data_dir), 2000, 1000, seed=0)
+def small_cifar(subset_data_dir: Path):
+    return load_subset("cifar10-jpeg", subset_data_dir, 2000, 1000, seed=0)
 
 
 def job(tmp_path: Path, name: str, method: str = "ce", args: dict | None = None, **kwargs) -> StudentJob:
@@ -91,10 +91,11 @@ def _train_command(out: Path, data_dir: Path) -> list[str]:
     ]
 
 
-def test_killed_training_resumes_to_the_same_numbers(tmp_path, data_dir, small_cifar):
+def test_killed_training_resumes_to_the_same_numbers(tmp_path, subset_data_dir, small_cifar):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    subprocess.run(_train_command(whole, data_dir), check=True, capture_output=True)
-    process = subprocess.Popen(_train_command(killed, data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(_train_command(whole, subset_data_dir), check=True, capture_output=True)
+    killed_run = _train_command(killed, subset_data_dir)
+    process = subprocess.Popen(killed_run, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 300
     while not (killed / "epochs.csv").exists() and time.time() < deadline and process.poll() is None:
         time.sleep(0.02)
@@ -103,7 +104,7 @@ def test_killed_training_resumes_to_the_same_numbers(tmp_path, data_dir, small_c
     process.wait()
     interrupted = pd.read_csv(killed / "epochs.csv")
     assert len(interrupted) < 4, "the run finished before it could be killed"
-    subprocess.run(_train_command(killed, data_dir), check=True, capture_output=True)
+    subprocess.run(_train_command(killed, subset_data_dir), check=True, capture_output=True)
     expected, resumed = pd.read_csv(whole / "epochs.csv"), pd.read_csv(killed / "epochs.csv")
     columns = ["epoch", "lr", "train_loss", "train_top1", "test_loss", "test_top1", "test_top5"]
     pd.testing.assert_frame_equal(expected[columns], resumed[columns], check_exact=True)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from cli_run import cli
 from torch import nn
 
 from cskd.engine import best_weights
@@ -24,14 +23,6 @@ SUITE = {
     "models": {"T": {"model": "cifar_resnet18_w0_25", "kwargs": {"width_multiplier": 0.5}}},
     "teachers": ["T"],
 }
-
-
-def cli(*argv: str) -> tuple[int, str, str]:
-    from cskd.cli import main
-
-    with redirect_stdout(io.StringIO()) as out, redirect_stderr(io.StringIO()) as err:
-        code = main(list(argv))
-    return code, out.getvalue(), err.getvalue()
 
 
 def history(*top1: float) -> list[dict]:
@@ -61,12 +52,12 @@ def test_best_weights_follow_the_best_epoch_and_are_repaired_on_resume(tmp_path)
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, data_dir):
+def trained(tmp_path_factory, subset_data_dir):
     """A 3-epoch teacher run on 300 images: (suite file, results folder, its runs.csv row)."""
     root = tmp_path_factory.mktemp("smoke")
     suite = root / "mini.yaml"
     suite.write_text(yaml.safe_dump(SUITE))
-    argv = ["run", str(suite), "--results-dir", str(root), "--data-dir", str(data_dir), "--device", "cpu"]
+    argv = ["run", str(suite), "--results-dir", str(root), "--data-dir", str(subset_data_dir), "--device", "cpu"]
     code, out, err = cli(*argv, "--no-progress")
     assert code == 0, out + err
     (row,) = read_runs(root / "mini" / "runs.csv").to_dict("records")
@@ -80,9 +71,10 @@ def test_a_run_keeps_its_best_epoch_weights(trained):
 
 
 @pytest.mark.parametrize("weights", ["best", "last"])
-def test_eval_of_a_run_gives_its_recorded_accuracy(trained, data_dir, weights):
+def test_eval_of_a_run_gives_its_recorded_accuracy(trained, subset_data_dir, weights):
     suite, root, row = trained
-    argv = ["eval", row["run_id"], "--suite", str(suite), "--results-dir", str(root), "--data-dir", str(data_dir)]
+    argv = ["eval", row["run_id"], "--suite", str(suite), "--results-dir", str(root)]
+    argv += ["--data-dir", str(subset_data_dir)]
     code, out, err = cli(*argv, "--device", "cpu", "--weights", weights, "--json")
     assert code == 0, err
     result = json.loads(out)
@@ -97,14 +89,20 @@ def test_eval_names_an_unknown_run(trained):
     assert code == 2 and "no run 0123456789abcdef in" in err and "runs.csv" in err
 
 
-def test_an_export_loads_with_timm_alone_and_gives_the_same_top1(trained, data_dir, tmp_path):
+def export(trained, data_dir: Path, out: Path) -> tuple[Path, Path]:
+    """``cskd export`` of the trained run: its weights and sidecar files."""
     suite, root, row = trained
-    out = tmp_path / "exported"
     argv = ["export", row["run_id"], "--suite", str(suite), "--results-dir", str(root), "--data-dir", str(data_dir)]
     code, printed, err = cli(*argv, "--out", str(out))
     assert code == 0, err
     weights, sidecar = (Path(p) for p in printed.split())
     assert weights.suffix == ".safetensors" and sidecar.suffix == ".json"
+    return weights, sidecar
+
+
+def test_an_export_loads_with_timm_alone_and_gives_the_same_top1(trained, subset_data_dir, tmp_path):
+    _, _, row = trained
+    weights, sidecar = export(trained, subset_data_dir, tmp_path / "exported")
 
     # what a user does with the two files: timm (cskd.models imported only to register cskd's names in timm)
     import timm
@@ -118,9 +116,9 @@ def test_an_export_loads_with_timm_alone_and_gives_the_same_top1(trained, data_d
     model.load_state_dict(load_file(str(weights)))
     model.eval()
 
-    from cskd.data import load_dataset, subset
+    from cskd.data import load_subset
 
-    data = subset(load_dataset("cifar10-jpeg", data_dir), 300, 200, seed=0)  # the run's test images
+    data = load_subset("cifar10-jpeg", subset_data_dir, 300, 200, seed=0)  # the run's test images
     mean, std = torch.tensor(spec["mean"])[:, None, None], torch.tensor(spec["std"])[:, None, None]
     with torch.no_grad():
         logits = model((data.test_images.float() / 255 - mean) / std)
@@ -128,7 +126,14 @@ def test_an_export_loads_with_timm_alone_and_gives_the_same_top1(trained, data_d
     assert top1 == pytest.approx(row["best_top1"], abs=1e-6)
     assert spec["run"]["test_top1"] == row["best_top1"] and spec["run"]["epoch"] == row["best_epoch"]
 
+
+def test_an_exported_file_evaluates_to_its_runs_top1(trained, data_dir, tmp_path):
+    """``cskd eval FILE --dataset cifar10-jpeg`` loads the whole dataset before it takes the test subset: it needs the
+    full copy (the shipped images hold the test subset but not the whole train split that load reads)."""
+    _, _, row = trained
+    weights, _ = export(trained, data_dir, tmp_path / "exported")
     argv = ["eval", str(weights), "--dataset", "cifar10-jpeg", "--data-dir", str(data_dir), "--device", "cpu"]
     code, printed, err = cli(*argv, "--test-subset", "200", "--json")
     assert code == 0, err
-    assert json.loads(printed)["top1"] == pytest.approx(top1, abs=1e-6)  # the JSON's normalisation, the same images
+    # the sidecar's normalisation on the run's 200 test images: the run's best-epoch top-1
+    assert json.loads(printed)["top1"] == pytest.approx(row["best_top1"], abs=1e-6)

@@ -74,11 +74,11 @@ def run_args(suite: Path, results: Path, data_dir: Path) -> list[str | Path]:
 
 
 @pytest.fixture(scope="module")
-def cached_data(data_dir):
-    from cskd.data import load_dataset
+def cached_data(subset_data_dir):
+    from cskd.data import load_subset
 
-    load_dataset("cifar10-jpeg", data_dir)  # decode once so that every job starts from the cache
-    return data_dir
+    load_subset("cifar10-jpeg", subset_data_dir, 300, 200)  # the full copy decoded once (where present)
+    return subset_data_dir
 
 
 # --- cost shares -----------------------------------------------------------------------------------------------------

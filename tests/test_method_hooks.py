@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import torch
 
-from cskd.data import DeviceLoader, load_dataset, subset
+from cskd.data import DeviceLoader, load_subset
 from cskd.data.augment import AugmentSpec
 from cskd.engine import trainer
 from cskd.engine.recipe import Recipe
@@ -49,8 +49,8 @@ def test_loader_gives_each_sample_its_index_in_the_training_set() -> None:
 
 
 @pytest.fixture(scope="module")
-def small_cifar(data_dir: Path):
-    return subset(load_dataset("cifar10-jpeg", data_dir), 256, 128, seed=0)
+def small_cifar(subset_data_dir: Path):
+    return load_subset("cifar10-jpeg", subset_data_dir, 256, 128, seed=0)
 
 
 def job(directory: Path, name: str, args: dict) -> StudentJob:
@@ -160,14 +160,15 @@ def _train_crd(out: Path, data_dir: Path, teacher: Path) -> list[str]:
     ]
 
 
-def test_killed_crd_run_resumes_its_memory_bank_bitwise(tmp_path, data_dir):
+def test_killed_crd_run_resumes_its_memory_bank_bitwise(tmp_path, subset_data_dir):
     """A CRD student killed mid-run and restarted equals an uninterrupted one: model, memory banks, Z, numbers."""
     torch.manual_seed(0)
     teacher = tmp_path / "teacher.pt"
     torch.save(create_model("cifar_resnet18_w0_25", num_classes=10, **TINY).state_dict(), teacher)
     whole, killed = tmp_path / "whole", tmp_path / "killed"
-    subprocess.run(_train_crd(whole, data_dir, teacher), check=True, capture_output=True)
-    process = subprocess.Popen(_train_crd(killed, data_dir, teacher), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(_train_crd(whole, subset_data_dir, teacher), check=True, capture_output=True)
+    killed_run = _train_crd(killed, subset_data_dir, teacher)
+    process = subprocess.Popen(killed_run, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 300
     while not (killed / "epochs.csv").exists() and time.time() < deadline and process.poll() is None:
         time.sleep(0.02)
@@ -175,7 +176,7 @@ def test_killed_crd_run_resumes_its_memory_bank_bitwise(tmp_path, data_dir):
     os.kill(process.pid, signal.SIGKILL)  # during epoch 2: the checkpoint of epoch 1 is on disk
     process.wait()
     assert len(pd.read_csv(killed / "epochs.csv")) < 3, "the run finished before it could be killed"
-    subprocess.run(_train_crd(killed, data_dir, teacher), check=True, capture_output=True)
+    subprocess.run(_train_crd(killed, subset_data_dir, teacher), check=True, capture_output=True)
     expected, resumed = pd.read_csv(whole / "epochs.csv"), pd.read_csv(killed / "epochs.csv")
     numbers = [c for c in expected.columns if c != "seconds"]
     pd.testing.assert_frame_equal(expected[numbers], resumed[numbers], check_exact=True)

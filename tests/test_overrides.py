@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import io
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 import yaml
+from cli_run import cli
 
 from cskd.overrides import OverrideError, apply_overrides, parse_override
 from cskd.plan import expand
@@ -91,24 +90,16 @@ def test_a_wrong_override_fails_with_the_close_names(tmp_path, override, expecte
         load_suite(write_suite(tmp_path), [override])
 
 
-def cli(*argv: str) -> tuple[int, str, str]:
-    from cskd.cli import main
-
-    with redirect_stdout(io.StringIO()) as out, redirect_stderr(io.StringIO()) as err:
-        code = main(list(argv))
-    return code, out.getvalue(), err.getvalue()
-
-
 def test_a_wrong_override_stops_run_before_training(tmp_path):
     code, _, err = cli("run", str(write_suite(tmp_path)), "--results-dir", str(tmp_path), "--set", "recipe.lrr=0.1")
     assert code == 2 and "--set recipe.lrr=0.1" in err and "unknown recipe key" in err
     assert not (tmp_path / "mini").exists()
 
 
-def test_run_status_and_report_with_overrides(tmp_path, data_dir):
+def test_run_status_and_report_with_overrides(tmp_path, subset_data_dir):
     suite = str(write_suite(tmp_path))
     common = ["--results-dir", str(tmp_path / "results")]
-    engine = ["--data-dir", str(data_dir), "--device", "cpu", "--no-progress"]
+    engine = ["--data-dir", str(subset_data_dir), "--device", "cpu", "--no-progress"]
     change = ["--set", "recipe.lr=0.02", "--set", "methods={}", "--set", "pairs=[]", "--set", "teachers=[T_0.5]"]
     code, out, err = cli("run", suite, *common, *engine, *change, "--dry-run")
     assert code == 0, err

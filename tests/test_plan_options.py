@@ -19,12 +19,13 @@ FALLBACK = {
 }
 
 
-def test_status_shows_the_runs_trained_on_the_fallback_dataset_done(tmp_path, data_dir, capsys):
+def test_status_shows_the_runs_trained_on_the_fallback_dataset_done(tmp_path, subset_data_dir, capsys):
     data = tmp_path / "data"
-    data.mkdir()
-    (data / "cifar10-jpeg").symlink_to(data_dir / "cifar10-jpeg")  # only the fallback is present
-    if (data_dir / ".cache").is_dir():
-        (data / ".cache").symlink_to(data_dir / ".cache")  # the decoded copy, not decoded again
+    data.mkdir()  # only the fallback is present: its full copy where there is one, else its shipped subset
+    if (subset_data_dir / "cifar10-jpeg" / "train").is_dir():
+        (data / "cifar10-jpeg").symlink_to(subset_data_dir / "cifar10-jpeg")
+        if (subset_data_dir / ".cache").is_dir():
+            (data / ".cache").symlink_to(subset_data_dir / ".cache")  # the decoded copy, not decoded again
     suite = tmp_path / "fallback.yaml"
     suite.write_text(yaml.safe_dump(FALLBACK))
     options = [str(suite), "--results-dir", str(tmp_path / "results"), "--data-dir", str(data), "--no-download"]

@@ -9,6 +9,7 @@ import sys
 
 import yaml
 
+from cskd.data.cifar10_jpeg import Cifar10JpegSource
 from cskd.engine.progress import EpochLog, SweepClock, format_duration
 from cskd.results import read_runs
 
@@ -52,11 +53,11 @@ MINI = {
 }
 
 
-def test_captured_run_prints_one_line_per_epoch_per_group(tmp_path, data_dir):
+def test_captured_run_prints_one_line_per_epoch_per_group(tmp_path, subset_data_dir):
     suite = tmp_path / "mini.yaml"
     suite.write_text(yaml.safe_dump(MINI))
     command = [sys.executable, "-m", "cskd", "run", str(suite), "--results-dir", str(tmp_path / "results")]
-    command += ["--data-dir", str(data_dir), "--device", "cpu"]
+    command += ["--data-dir", str(subset_data_dir), "--device", "cpu"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)  # stdout is a pipe, not a terminal
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stdout.splitlines() if re.match(r"mini group \d/\d ", line)]
@@ -79,11 +80,8 @@ def test_captured_run_prints_one_line_per_epoch_per_group(tmp_path, data_dir):
     assert list(rows["weight_decay"]) == [1e-4] * 2 and list(rows["momentum"]) == [0.9] * 2
     assert list(rows["precision"]) == ["fp32"] * 2 and list(rows["scale"]) == ["paper"] * 2
     assert list(rows["compile"]) == [0] * 2 and list(rows["deterministic"]) == [0] * 2
-    assert (
-        rows["dataset_source"]
-        .str.startswith(
-            "CIFAR-10 JPEG copy (lossy re-encode, not the official release) at "
-            "<data-dir>/cifar10-jpeg; stratified subset"
-        )
-        .all()
-    )
+    full_copy = Cifar10JpegSource().full_copy_present(subset_data_dir)  # else the shipped images
+    shipped = ", the images shipped with cskd (cifar10-jpeg-subset.tar.gz)"
+    where = " at <data-dir>/cifar10-jpeg" if full_copy else shipped
+    source = f"CIFAR-10 JPEG copy (lossy re-encode, not the official release){where}; stratified subset"
+    assert rows["dataset_source"].str.startswith(source).all(), list(rows["dataset_source"])

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import signal
 import subprocess
 import sys
 import time
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 import yaml
+from cli_run import cli
 
 from cskd.results import RUN_COLUMNS, read_runs
 
@@ -64,11 +63,11 @@ def rows(results: Path) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def cached_data(data_dir):
-    from cskd.data import load_dataset
+def cached_data(subset_data_dir):
+    from cskd.data import load_subset
 
-    load_dataset("cifar10-jpeg", data_dir)  # decode once so that subprocesses start from the cache
-    return data_dir
+    load_subset("cifar10-jpeg", subset_data_dir, 1000, 500)  # the full copy decoded once (where present)
+    return subset_data_dir
 
 
 #: a KD whose softened targets overflow: its loss is not finite from the first batch (a diverged run)
@@ -173,11 +172,7 @@ def tiny_suite(tmp_path: Path, **changes) -> Path:
 
 
 def run_cli(*argv: str) -> tuple[int, str, str]:
-    from cskd.cli import main
-
-    with redirect_stdout(io.StringIO()) as out, redirect_stderr(io.StringIO()) as err:
-        code = main([*argv, "--device", "cpu", "--no-progress"])
-    return code, out.getvalue(), err.getvalue()
+    return cli(*argv, "--device", "cpu", "--no-progress")
 
 
 def test_a_diverged_teacher_stays_failed_and_teaches_nobody(tmp_path, cached_data):

@@ -24,11 +24,11 @@ def wait_for_an_epoch(process: subprocess.Popen, epochs_dir, timeout: float = 30
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_signal_stops_between_steps_and_the_sweep_resumes(tmp_path, data_dir, signum, code):
+def test_a_signal_stops_between_steps_and_the_sweep_resumes(tmp_path, subset_data_dir, signum, code):
     recipe = {"epochs": 5, "batch_size": 50, "lr": 0.05, "milestones": []}
     suite = tiny_suite(tmp_path, recipe=recipe, teachers=["T"], pairs=[], methods={})  # a teacher: 5 short epochs
     process = subprocess.Popen(
-        command(suite, tmp_path, data_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command(suite, tmp_path, subset_data_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     wait_for_an_epoch(process, tmp_path / "mini" / "epochs")
     process.send_signal(signum)
@@ -44,7 +44,7 @@ def test_a_signal_stops_between_steps_and_the_sweep_resumes(tmp_path, data_dir, 
     orphan = checkpoints / f"{teacher.name}8f3k2.tmp"  # what a kill during a checkpoint write leaves
     orphan.write_bytes(b"partial")
     result = subprocess.run(
-        [*command(suite, tmp_path, data_dir)], capture_output=True, text=True, timeout=600
+        [*command(suite, tmp_path, subset_data_dir)], capture_output=True, text=True, timeout=600
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert not orphan.exists()

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from cskd.data import DeviceLoader, load_dataset, subset
+from cskd.data import DeviceLoader, load_subset
 from cskd.engine.recipe import Recipe
 from cskd.engine.structure_eval import evaluate_with_structure, forward_test_set
 from cskd.engine.trainer import EngineOptions, StudentJob, train_group
@@ -75,8 +75,8 @@ def test_every_teacher_student_pair_of_the_suites_compares(pair):
     assert finite(values, STRUCTURE_COLUMNS), values
 
 
-def test_a_trained_group_records_the_metrics_per_epoch_and_at_the_end(tmp_path: Path, data_dir: Path):
-    data = subset(load_dataset("cifar10-jpeg", data_dir), 200, 100, seed=0)
+def test_a_trained_group_records_the_metrics_per_epoch_and_at_the_end(tmp_path: Path, subset_data_dir: Path):
+    data = load_subset("cifar10-jpeg", subset_data_dir, 200, 100, seed=0)
     recipe = Recipe(epochs=2, batch_size=50, lr=0.05, milestones=(1,))
     options = EngineOptions(progress=False)
     small = {"width_multiplier": 0.5}

@@ -32,7 +32,7 @@ def load_script():
     return module
 
 
-def test_tiny_benchmark_reports_both_sides_and_ratio(data_dir: Path):
+def test_tiny_benchmark_reports_both_sides_and_ratio(subset_data_dir: Path):
     command = [
         sys.executable,
         str(SCRIPT),
@@ -43,7 +43,7 @@ def test_tiny_benchmark_reports_both_sides_and_ratio(data_dir: Path):
         "--threads", "1",
         "--levers", "inference_mode",
         "--device", "cpu",
-        "--data-dir", str(data_dir),
+        "--data-dir", str(subset_data_dir),
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]

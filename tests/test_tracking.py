@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import subprocess
 import sys
-from contextlib import redirect_stderr, redirect_stdout
 
 import pandas as pd
 import pytest
 import yaml
+from cli_run import cli
 
 from cskd.results import read_runs
 
@@ -24,14 +23,6 @@ SUITE = {
     "models": {"T": {"model": "cifar_resnet18_w0_25", "kwargs": {"width_multiplier": 0.5}}},
     "teachers": ["T"],
 }
-
-
-def cli(*argv: str) -> tuple[int, str, str]:
-    from cskd.cli import main
-
-    with redirect_stdout(io.StringIO()) as out, redirect_stderr(io.StringIO()) as err:
-        code = main(list(argv))
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_the_core_never_imports_a_tracker():
@@ -52,13 +43,13 @@ def test_a_missing_tracker_package_stops_before_training(tmp_path, monkeypatch):
     assert not (tmp_path / "mini").exists()
 
 
-def test_tensorboard_event_files_hold_every_epoch_scalar(tmp_path, data_dir):
+def test_tensorboard_event_files_hold_every_epoch_scalar(tmp_path, subset_data_dir):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     suite = tmp_path / "mini.yaml"
     suite.write_text(yaml.safe_dump(SUITE))
-    argv = ["run", str(suite), "--results-dir", str(tmp_path), "--data-dir", str(data_dir), "--device", "cpu"]
+    argv = ["run", str(suite), "--results-dir", str(tmp_path), "--data-dir", str(subset_data_dir), "--device", "cpu"]
     code, out, err = cli(*argv, "--no-progress", "--log", "tensorboard")
     assert code == 0, out + err
     (run_id,) = read_runs(tmp_path / "mini" / "runs.csv")["run_id"]

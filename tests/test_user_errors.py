@@ -24,10 +24,10 @@ def run_fails(capsys, *argv: str) -> str:
     return err
 
 
-def test_a_results_dir_below_a_file_is_one_line(tmp_path, capsys, data_dir):
+def test_a_results_dir_below_a_file_is_one_line(tmp_path, capsys, subset_data_dir):
     (tmp_path / "file").write_text("not a folder")
     suite = write_suite(tmp_path, {"recipe": {"epochs": 1, "batch_size": 50, "milestones": []}})
-    argv = ["run", str(suite), "--results-dir", str(tmp_path / "file" / "results"), "--data-dir", str(data_dir)]
+    argv = ["run", str(suite), "--results-dir", str(tmp_path / "file" / "results"), "--data-dir", str(subset_data_dir)]
     err = run_fails(capsys, *argv, "--device", "cpu", "--no-progress", "--only", "kind=teacher")
     assert "a part of this path is a file, not a folder" in err
 

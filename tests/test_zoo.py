@@ -7,12 +7,12 @@ import hashlib
 import io
 import json
 import tarfile
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from cli_run import cli
 from official_archives import ArchiveServer
 from PIL import Image
 
@@ -45,14 +45,6 @@ def hundred_classes(root: Path) -> str:
             pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(root / split / f"c{c:03d}" / "0.png")
     return f"imagefolder:{root}"
-
-
-def cli(*argv: str) -> tuple[int, str, str]:
-    from cskd.cli import main
-
-    with redirect_stdout(io.StringIO()) as out, redirect_stderr(io.StringIO()) as err:
-        code = main(list(argv))
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_fetch_records_then_verifies_converts_and_evaluates(tmp_path):
