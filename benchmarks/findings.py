@@ -7,7 +7,11 @@ Bonferroni-simultaneous one over all M comparisons of the table, d ± t_{1 - 0.0
 covers every difference at once with probability at least 95%. A difference is called only when its simultaneous
 interval excludes 0. Writes a markdown table and a forest plot.
 
+``--metric COLUMN`` compares a column of runs.csv instead of the top-1 read-out: the category-structure metrics of
+the last epoch (``struct_center_mse``, ``struct_nc1``, ...; docs/structure.md), over the seeds that recorded them.
+
     python benchmarks/findings.py RESULTS --suite study --against KD CE [--readout last2] [--out DIR]
+    python benchmarks/findings.py RESULTS --suite study --against KD --metric struct_center_mse
 """
 
 from __future__ import annotations
@@ -53,8 +57,11 @@ def readout(epochs_csv: Path, spec: str) -> float:
     return float(main.tail(k).mean())
 
 
-def arm_values(results: Path, suite: str, spec: str, profile: str | None) -> dict[str, dict[int, float]]:
-    """method label -> seed -> read-out, over the ok student rows (the latest row of each run)."""
+def arm_values(
+    results: Path, suite: str, spec: str, profile: str | None, metric: str | None = None
+) -> dict[str, dict[int, float]]:
+    """method label -> seed -> read-out (or the row's ``metric`` column where it is recorded), over the ok student
+    rows (the latest row of each run)."""
     rows = read_runs(results / suite / "runs.csv")
     rows = rows.drop_duplicates("run_id", keep="last")
     rows = rows[(rows["kind"] == "student") & (rows["status"] == "ok")]
@@ -62,6 +69,10 @@ def arm_values(results: Path, suite: str, spec: str, profile: str | None) -> dic
         rows = rows[rows["profile"] == profile]
     values: dict[str, dict[int, float]] = {}
     for _, row in rows.iterrows():
+        if metric is not None:
+            if row[metric] == row[metric]:  # not NaN: recorded
+                values.setdefault(row["method"], {})[int(row["seed"])] = float(row[metric])
+            continue
         csv = results / suite / "epochs" / f"{row['run_id']}.csv"
         values.setdefault(row["method"], {})[int(row["seed"])] = readout(csv, spec)
     return values
@@ -78,10 +89,10 @@ def differences(values: dict[str, dict[int, float]], references: list[str]) -> l
     return found
 
 
-def table(values: dict[str, dict[int, float]], found: list[Difference]) -> str:
+def table(values: dict[str, dict[int, float]], found: list[Difference], measure: str = "top-1") -> str:
     comparisons = len(found)
     lines = [
-        "| arm | seeds | top-1 mean ± sd | "
+        f"| arm | seeds | {measure} mean ± sd | "
         + " | ".join(f"− {r} (95%; simultaneous)" for r in dict.fromkeys(d.reference for d in found))
         + " |"
     ]
@@ -91,7 +102,7 @@ def table(values: dict[str, dict[int, float]], found: list[Difference]) -> str:
         cells = [
             arm,
             str(len(xs)),
-            f"{statistics.fmean(xs):.2f} ± {statistics.stdev(xs):.2f}" if len(xs) > 1 else f"{xs[0]:.2f}",
+            f"{statistics.fmean(xs):.4g} ± {statistics.stdev(xs):.2g}" if len(xs) > 1 else f"{xs[0]:.4g}",
         ]
         for reference in dict.fromkeys(d.reference for d in found):
             d = next((d for d in found if d.arm == arm and d.reference == reference), None)
@@ -100,7 +111,11 @@ def table(values: dict[str, dict[int, float]], found: list[Difference]) -> str:
                 continue
             h1, hm = d.half_width(), d.half_width(comparisons)
             mark = " **" if abs(d.mean) > hm else ""
-            cells.append(f"{d.mean:+.2f} ±{h1:.2f}; ±{hm:.2f}{mark}")
+            cells.append(
+                f"{d.mean:+.3g} ±{h1:.2g}; ±{hm:.2g}{mark}"
+                if measure != "top-1"
+                else f"{d.mean:+.2f} ±{h1:.2f}; ±{hm:.2f}{mark}"
+            )
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(
@@ -110,7 +125,7 @@ def table(values: dict[str, dict[int, float]], found: list[Difference]) -> str:
     return "\n".join(lines)
 
 
-def forest_plot(found: list[Difference], path: Path, title: str) -> None:
+def forest_plot(found: list[Difference], path: Path, title: str, measure: str = "top-1") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -128,7 +143,7 @@ def forest_plot(found: list[Difference], path: Path, title: str) -> None:
         axis.axvline(0, color="k", lw=0.8)
         axis.set_yticks(range(len(rows)), [d.arm for d in rows])
         axis.invert_yaxis()
-        axis.set_xlabel(f"top-1 − {reference} (points)")
+        axis.set_xlabel(f"{measure} − {reference}" + (" (points)" if measure == "top-1" else ""))
     fig.suptitle(f"{title}: paired by seed; dark 95% per comparison, grey simultaneous (Bonferroni)", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,14 +158,18 @@ def main() -> None:
     parser.add_argument("--profile", default=None)
     parser.add_argument("--against", nargs="+", default=["KD", "CE"])
     parser.add_argument("--readout", default="last", help="last, or lastK (mean of the last K epochs)")
+    parser.add_argument("--metric", default=None, help="a runs.csv column (e.g. struct_center_mse) instead of top-1")
     parser.add_argument("--out", type=Path, default=Path("reports/findings"))
     args = parser.parse_args()
-    values = arm_values(args.results, args.suite, args.readout, args.profile)
+    values = arm_values(args.results, args.suite, args.readout, args.profile, args.metric)
     found = differences(values, [r for r in args.against if r in values])
-    text = table(values, found)
+    measure = args.metric or "top-1"
+    text = table(values, found, measure)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.suite}-findings.md").write_text(text + "\n")
-    forest_plot(found, args.out / f"{args.suite}-forest.png", f"{args.suite}, read-out {args.readout}")
+    stem = f"{args.suite}-{args.metric}" if args.metric else args.suite
+    (args.out / f"{stem}-findings.md").write_text(text + "\n")
+    title = f"{args.suite}, {args.metric}" if args.metric else f"{args.suite}, read-out {args.readout}"
+    forest_plot(found, args.out / f"{stem}-forest.png", title, measure)
     print(text)
 
 

@@ -14,8 +14,9 @@ measured in alternating rounds (a then b, b then a, ...); the reference side's f
 the engine's is its fastest round; every round is printed with the other processes' CPU load during it.
 
 Printed: student-images per second of each side (steps * batch * methods / seconds), peak memory of each, the
-allocator settings, on CUDA the effect of each engine speed lever, an estimate of the compute-hours of Tables 1 and 2
-in full, and last ``ratio: X.XX`` (b over a).
+allocator settings, the effect of each engine speed lever (on the CPU: eager against compiled and fp32 against bf16
+side by side, with their ratios; bf16 only where the CPU has hardware bf16), an estimate of the compute-hours of
+Tables 1 and 2 in full, and last ``ratio: X.XX`` (b over a).
 
     python benchmarks/throughput.py                  # the default: R101_0.5 -> R18_0.25, six methods
     python benchmarks/throughput.py --tiny           # a smoke test in seconds
@@ -42,13 +43,23 @@ from throughput_parts.timing import Measurement
 from cskd.cli.arguments import pick_device
 from cskd.cost import estimate_suite, group_macs_per_image, model_facts
 from cskd.data import ImageDataset, load_dataset, subset
+from cskd.engine import speed
 from cskd.engine.trainer import EngineOptions
 from cskd.methods.base import UnknownMethodError, get_method
 from cskd.suite import ModelRef
 from cskd.usererrors import UserError
 
 TABLE1_METHODS = ["kd", "fitnet", "kdgan", "ab", "cckd", "cskd"]
-LEVERS = ["bf16", "channels_last", "compile", "inference_mode"]
+LEVERS = ["bf16", "channels_last", "compile", "compile_bf16", "inference_mode"]
+#: levers measured on the CPU by default (issue 17): compile, and bf16 where the CPU computes it
+CPU_LEVERS = ["compile", "bf16", "compile_bf16"]
+#: side-by-side comparisons of the CPU levers: (label, numerator lever, denominator lever; None = engine defaults)
+CPU_RATIOS = [
+    ("compiled / eager, fp32", "compile", None),
+    ("bf16 / fp32, eager", "bf16", None),
+    ("bf16 / fp32, compiled", "compile_bf16", "compile"),
+    ("compiled bf16 / eager fp32", "compile_bf16", None),
+]
 ALLOCATOR_VARIABLES = ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"]
 ESTIMATED_SUITES = ["table1", "table2"]
 #: other processes' load (CPUs) above which a multi-threaded timing is flagged as unreliable
@@ -105,8 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--levers",
         default="auto",
-        help=f"engine variants to measure, comma-separated from {','.join(LEVERS)}; 'auto' = all on CUDA, none on "
-        "the CPU (where the engine ignores bf16 and channels_last); 'none'",
+        help=f"engine variants to measure, comma-separated from {','.join(LEVERS)}; 'auto' = all on CUDA, on the "
+        f"CPU {','.join(CPU_LEVERS)} (the bf16 ones only where the CPU has hardware bf16); 'none'",
     )
     parser.add_argument(
         "--threads",
@@ -157,7 +168,9 @@ def resolve_arguments(args: argparse.Namespace) -> argparse.Namespace:
 
 def chosen_levers(spec: str, device: torch.device) -> list[str]:
     if spec == "auto":
-        return list(LEVERS) if device.type == "cuda" else []
+        if device.type == "cuda":
+            return list(LEVERS)
+        return [lever for lever in CPU_LEVERS if "bf16" not in lever or speed.cpu_bf16_flags()]
     return [] if spec == "none" else [lever.strip() for lever in spec.split(",") if lever.strip()]
 
 
@@ -185,7 +198,8 @@ def pick_workers(config: BenchConfig, spec: str, teacher: torch.nn.Module, data:
 
 
 def default_options(config: BenchConfig) -> EngineOptions:
-    """The engine's own defaults (bf16 autocast and channels_last on CUDA, eager, no_grad), without progress bars."""
+    """The engine's own defaults (fp32, channels_last, eager, no_grad; ``cskd run`` compiles on the CPU, measured as a
+    lever), without progress bars."""
     return EngineOptions(device=config.device, seed=config.seed, progress=False)
 
 
@@ -255,16 +269,13 @@ def print_levers(
 ) -> dict[str, dict[str, float | str]]:
     """Print each lever's rate; the same as a mapping (lever label -> images_per_second and relative, or error)."""
     measured_levers: dict[str, dict[str, float | str]] = {}
-    print("engine speed levers (each a separate engine run, relative to the engine's defaults):")
-    if config.device.type != "cuda":
-        print("  note: on the CPU the engine applies neither bf16 autocast nor channels_last")
-    print(
-        f"  {'engine defaults (bf16 autocast and channels_last on CUDA, eager, no_grad)':<74} {default_rate:9.1f} img/s"
-    )
+    print("engine speed levers (each a separate engine run, its compilation in the untimed warm-up, relative to the ")
+    print("engine's defaults):")
+    print(f"  {'engine defaults (fp32, channels_last, eager, no_grad)':<74} {default_rate:9.1f} img/s")
     for variant in lever_variants(default_options(config), levers):
         try:
             measured = time_engine(config, data, teacher, variant)
-        except RuntimeError as error:  # a lever the engine cannot apply to some method: report it, go on
+        except (RuntimeError, ValueError) as error:  # a lever the engine cannot apply here: report it, go on
             print(f"  {variant.label:<74} failed: {error}", flush=True)
             measured_levers[variant.label] = {"error": str(error)}
             continue
@@ -272,7 +283,25 @@ def print_levers(
         load = describe_load(measured.others_cpus)
         print(f"  {variant.label:<74} {rate:9.1f} img/s  x{rate / default_rate:.2f}  ({load})", flush=True)
         measured_levers[variant.label] = {"images_per_second": rate, "relative": rate / default_rate}
+    print_side_by_side(levers, measured_levers, default_rate)
     return measured_levers
+
+
+def print_side_by_side(levers: list[str], measured: dict[str, dict[str, float | str]], default_rate: float) -> None:
+    """The CPU levers' ratios: eager against compiled (fp32), fp32 against bf16 (eager and compiled)."""
+    labels = {variant.label: name for name in levers for variant in lever_variants(EngineOptions(), [name])[1:]}
+    rates: dict[str | None, float] = {None: default_rate}
+    for label, result in measured.items():
+        if label in labels and "images_per_second" in result:
+            rates[labels[label]] = float(result["images_per_second"])
+    lines = [
+        f"  {label:<30} {rates[top] / rates[bottom]:.2f}"
+        for label, top, bottom in CPU_RATIOS
+        if top in rates and bottom in rates
+    ]
+    if lines:
+        print("side by side (ratios of the rates above, from one run; differences under ~10% are noise here):")
+        print("\n".join(lines), flush=True)
 
 
 def print_estimate(config: BenchConfig, data: ImageDataset, engine: Measurement) -> float:
@@ -323,8 +352,10 @@ def main(argv: list[str] | None = None) -> int:
         f"methods {', '.join(config.methods)}; batch {config.batch_size}, {config.steps} timed steps per method after "
         f"{config.warmup} warm-up steps; {args.rounds} round(s)"
     )
+    bf16 = ", ".join(speed.cpu_bf16_flags()) or "none"
     print(
-        f"device: {device}, {torch.get_num_threads()} torch threads, {os.cpu_count()} CPUs; torch {torch.__version__}"
+        f"device: {device}, {torch.get_num_threads()} torch threads, {os.cpu_count()} CPUs ({speed.cpu_model()}; "
+        f"hardware bf16: {bf16}); torch {torch.__version__}"
     )
     print(f"allocator: {allocator_setting()}")
     print("timings on a shared machine are noisy: differences under ~10% mean nothing", flush=True)

@@ -76,3 +76,20 @@ def test_unknown_method_is_refused_with_the_closest_names():
     args = script.build_parser().parse_args(["--methods", "kd,fitnett"])
     with pytest.raises(SystemExit, match=r"unknown method 'fitnett' .*fitnet"):
         script.resolve_arguments(args)
+
+
+def test_cpu_levers_are_compared_side_by_side_with_ratios(capsys):
+    """Issue 17: eager against compiled (fp32) and fp32 against bf16, as ratios of the rates of one run."""
+    throughput = load_script()
+    measured = {
+        "+ torch.compile": {"images_per_second": 15.0},
+        "+ bf16 autocast": {"images_per_second": 12.0},
+        "+ torch.compile + bf16 autocast": {"images_per_second": 18.0},
+    }
+    throughput.print_side_by_side(["compile", "bf16", "compile_bf16"], measured, default_rate=10.0)
+    shown = capsys.readouterr().out
+    assert re.search(r"compiled / eager, fp32 +1\.50", shown)
+    assert re.search(r"bf16 / fp32, eager +1\.20", shown)
+    assert re.search(r"bf16 / fp32, compiled +1\.20", shown)  # 18 / 15
+    throughput.print_side_by_side(["compile"], {"+ torch.compile": {"error": "failed"}}, default_rate=10.0)
+    assert capsys.readouterr().out == ""  # a failed lever has no ratio

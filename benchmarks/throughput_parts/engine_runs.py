@@ -48,12 +48,18 @@ def lever_variants(default: EngineOptions, levers: list[str]) -> list[EngineVari
     """The engine's default options with one speed lever flipped per variant, plus every lever off.
 
     bf16: bf16 autocast on (the engine's default is fp32); channels_last: NCHW kept; compile: ``torch.compile`` of
-    the feature extraction on; inference_mode: the teacher's forward under ``torch.inference_mode``, not ``no_grad``.
+    the feature extraction on; compile_bf16: both; inference_mode: the teacher's forward under
+    ``torch.inference_mode``, not ``no_grad``.
     """
     flipped = {
         "bf16": ("+ bf16 autocast", dataclasses.replace(default, amp=True), False),
         "channels_last": ("NCHW (channels_last off)", dataclasses.replace(default, channels_last=False), False),
         "compile": ("+ torch.compile", dataclasses.replace(default, compile=True), False),
+        "compile_bf16": (
+            "+ torch.compile + bf16 autocast",
+            dataclasses.replace(default, compile=True, amp=True),
+            False,
+        ),
         "inference_mode": ("+ teacher under inference_mode", default, True),
     }
     unknown = sorted(set(levers) - set(flipped))
