@@ -9,6 +9,9 @@ interval excludes 0. Writes a markdown table and a forest plot.
 
 ``--metric COLUMN`` compares a column of runs.csv instead of the top-1 read-out: the category-structure metrics of
 the last epoch (``struct_center_mse``, ``struct_nc1``, ...; docs/structure.md), over the seeds that recorded them.
+A ``struct_*`` value missing in runs.csv (a run trained before the engine recorded them) is taken from
+``RESULTS/SUITE/structure_posthoc.csv`` when that file has the run (recomputed from its last-epoch weights by
+benchmarks/structure_posthoc.py); the output says how many values came from each source.
 
     python benchmarks/findings.py RESULTS --suite study --against KD CE [--readout last2] [--out DIR]
     python benchmarks/findings.py RESULTS --suite study --against KD --metric struct_center_mse
@@ -57,11 +60,35 @@ def readout(epochs_csv: Path, spec: str) -> float:
     return float(main.tail(k).mean())
 
 
+#: the structure metrics of runs that did not record them, recomputed by benchmarks/structure_posthoc.py
+POSTHOC_CSV = "structure_posthoc.csv"
+
+
+def posthoc_values(results: Path, suite: str, metric: str) -> dict[str, float]:
+    """run id -> ``metric`` from ``RESULTS/SUITE/structure_posthoc.csv`` (empty without the file or the column)."""
+    path = results / suite / POSTHOC_CSV
+    if not metric.startswith("struct_") or not path.is_file():
+        return {}
+    frame = pd.read_csv(path, dtype={"run_id": str})
+    if metric not in frame.columns:
+        return {}
+    frame = frame.dropna(subset=[metric])
+    return dict(zip(frame["run_id"], frame[metric].astype(float), strict=True))
+
+
 def arm_values(
-    results: Path, suite: str, spec: str, profile: str | None, metric: str | None = None
+    results: Path,
+    suite: str,
+    spec: str,
+    profile: str | None,
+    metric: str | None = None,
+    sources: dict[str, int] | None = None,
 ) -> dict[str, dict[int, float]]:
-    """method label -> seed -> read-out (or the row's ``metric`` column where it is recorded), over the ok student
-    rows (the latest row of each run)."""
+    """method label -> seed -> read-out (or the row's ``metric`` column where it is recorded, else the run's value in
+    ``structure_posthoc.csv``), over the ok student rows (the latest row of each run). ``sources``, when given, counts
+    the values taken from each file."""
+    sources = {} if sources is None else sources
+    posthoc = posthoc_values(results, suite, metric) if metric is not None else {}
     rows = read_runs(results / suite / "runs.csv")
     rows = rows.drop_duplicates("run_id", keep="last")
     rows = rows[(rows["kind"] == "student") & (rows["status"] == "ok")]
@@ -72,6 +99,10 @@ def arm_values(
         if metric is not None:
             if row[metric] == row[metric]:  # not NaN: recorded
                 values.setdefault(row["method"], {})[int(row["seed"])] = float(row[metric])
+                sources["runs.csv"] = sources.get("runs.csv", 0) + 1
+            elif row["run_id"] in posthoc:
+                values.setdefault(row["method"], {})[int(row["seed"])] = posthoc[row["run_id"]]
+                sources[POSTHOC_CSV] = sources.get(POSTHOC_CSV, 0) + 1
             continue
         csv = results / suite / "epochs" / f"{row['run_id']}.csv"
         values.setdefault(row["method"], {})[int(row["seed"])] = readout(csv, spec)
@@ -161,10 +192,17 @@ def main() -> None:
     parser.add_argument("--metric", default=None, help="a runs.csv column (e.g. struct_center_mse) instead of top-1")
     parser.add_argument("--out", type=Path, default=Path("reports/findings"))
     args = parser.parse_args()
-    values = arm_values(args.results, args.suite, args.readout, args.profile, args.metric)
+    sources: dict[str, int] = {}
+    values = arm_values(args.results, args.suite, args.readout, args.profile, args.metric, sources)
     found = differences(values, [r for r in args.against if r in values])
     measure = args.metric or "top-1"
     text = table(values, found, measure)
+    if args.metric:
+        counts = ", ".join(f"{n} from {args.suite}/{name}" for name, n in sources.items()) or "none recorded"
+        text += f"\n\nValues of {args.metric}: {counts}"
+        if POSTHOC_CSV in sources:
+            text += " (recomputed from last-epoch weights by benchmarks/structure_posthoc.py)"
+        text += "."
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"{args.suite}-{args.metric}" if args.metric else args.suite
     (args.out / f"{stem}-findings.md").write_text(text + "\n")
