@@ -123,6 +123,10 @@ class FixtureSuite:
             raise ValueError(f"no profile {name!r}")
         return self.profiles[name]
 
+    def recipe_for(self, label: str, profile: Profile) -> Recipe:
+        recipe = Recipe.from_dict({**self.recipe.to_dict(), **profile.recipe})
+        return recipe.scaled_to(profile.epochs) if profile.epochs is not None else recipe
+
 
 def run_row(teacher: str, student: str, method: str, seed: int, top1: float | None, **extra) -> dict:
     """One runs.csv row; the last epoch is 0.3 below the best, top-5 is top-1 + 7."""

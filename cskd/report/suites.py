@@ -61,6 +61,8 @@ class SuiteLike(Protocol):
 
     def profile(self, name: str | None) -> ProfileLike: ...
 
+    def recipe_for(self, label: str, profile: Any) -> Recipe: ...
+
 
 @dataclass(frozen=True)
 class SuiteView:
@@ -121,15 +123,14 @@ def view_suite(suite: SuiteLike, profile: str | None) -> SuiteView:
     changed = tuple(getattr(suite, "overrides", ()))
     if changed:
         notes.append(f"Overrides: the suite as changed by --set {', --set '.join(changed)}; only those runs are shown.")
-    recipe = Recipe.from_dict({**suite.recipe.to_dict(), **overrides.recipe})  # as cskd.plan.expand resolves it
-    if overrides.epochs is not None:
-        recipe = recipe.scaled_to(overrides.epochs)
+    pairs = list(dict.fromkeys(Row(p.teacher, p.student) for p in (overrides.pairs or suite.pairs)))
+    recipe = suite.recipe_for(pairs[0].student if pairs else "", overrides)  # the rule cskd.plan.expand uses
     return SuiteView(
         name=suite.name,
         paper_table=suite.paper_table,
         dataset=_alternatives(overrides.dataset or suite.dataset),
         profile=profile,
-        pairs=list(dict.fromkeys(Row(p.teacher, p.student) for p in (overrides.pairs or suite.pairs))),
+        pairs=pairs,
         methods=shown,
         seeds=list(overrides.seeds or suite.seeds),
         recipe=recipe,
