@@ -19,7 +19,7 @@ from cskd.suite import load_suite
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_only_bf16_on_cuda_enters_the_run_id():
+def test_only_bf16_enters_the_run_id():
     assert numerics_config(False, "cuda") == {} and numerics_config(False, "cpu") == {}  # fp32: ids unchanged
     assert numerics_config(True, "cuda") == numerics_config(True, "cpu") == {"precision": "bf16"}
 
