@@ -40,6 +40,17 @@ def test_scale_of_suites_and_profiles():
     assert scale_of("paper", "big", "paper") == "paper"
 
 
+def test_every_suite_described_as_cpu_scale_records_scale_cpu():
+    """A suite whose description says CPU scale must not record its rows as the paper's setting (the study and the
+    noise suites once did)."""
+    from cskd.suite import suite_paths
+
+    described = [load_suite(str(path)) for path in suite_paths()]
+    cpu = [suite.name for suite in described if suite.description.lower().startswith("cpu scale")]
+    assert {"quick", "study", "noise"} <= set(cpu)
+    assert [name for name in cpu if load_suite(name).scale != "cpu"] == []
+
+
 def test_portable_source_names_no_machine_path(tmp_path):
     data = tmp_path / "data"
     source = f"CIFAR-10 JPEG copy (lossy) at {data}/cifar10-jpeg; stratified subset of 100 train"
