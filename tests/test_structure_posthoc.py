@@ -127,6 +127,6 @@ def test_a_checkpoint_that_is_not_the_last_epochs_is_refused(trained, subset_dat
     old = old_copy(root, tmp_path / "old", top1_shift=1.0)  # as if the checkpoints held another epoch's weights
     code, out = quiet(script("structure_posthoc").main, args(suite, old, subset_data_dir))
     assert code == 1
-    assert out.count("REFUSED") == 2 and students.loc["KD", "run_id"] in out
+    assert out.count("] REFUSED ") == 2 and students.loc["KD", "run_id"] in out
     assert "does not hold the last epoch's weights" in out and "2 run(s) refused" in out
     assert not (old / "mini" / "structure_posthoc.csv").exists()
