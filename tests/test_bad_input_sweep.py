@@ -18,9 +18,9 @@ def load_sweep():
     return module
 
 
-def test_the_fast_part_of_the_bad_input_sweep_refuses_every_case(data_dir):
+def test_the_fast_part_of_the_bad_input_sweep_refuses_every_case(subset_data_dir):
     sweep = load_sweep()
-    fast = [case for case in sweep.cases(str(data_dir)) if not case.slow]
+    fast = [case for case in sweep.cases(str(subset_data_dir)) if not case.slow]
     lines: list[str] = []
     outcomes = sweep.sweep(fast, lines.append)
     assert len(outcomes) >= 50
