@@ -25,7 +25,6 @@ from cskd import model_facts as facts
 from cskd.data import dataset_input_size
 from cskd.engine.progress import SweepClock
 from cskd.features import FeatureSpec
-from cskd.methods import build_method
 from cskd.plan import RunSpec, expand
 from cskd.suite import ModelRef, load_suite
 
@@ -201,6 +200,8 @@ def gpu_rate(results_dir: Path) -> Rate:
 
 
 def _init_epochs(run: RunSpec, student: FeatureSpec, teacher: FeatureSpec | None) -> int:
+    from cskd.methods import build_method  # imports torch and every method: only costing needs it
+
     return build_method(run.method.name, run.method.args, student, teacher).init_epochs
 
 

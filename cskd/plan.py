@@ -23,7 +23,8 @@ from cskd.data import dataset_input_size
 from cskd.engine.recipe import Recipe
 from cskd.features import FeatureSpec
 from cskd.limits import seed_problem, training_set_problem, width_problem
-from cskd.methods.base import build_method, close_names, get_method
+from cskd.method_index import method_info
+from cskd.names import close_names
 from cskd.suite import MethodEntry, ModelRef, Pair, Profile, Suite, SuiteError, TeacherCheckpoint
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ def _hash(config: dict[str, Any]) -> str:
 
 def resolved_args(entry: MethodEntry, overrides: dict[str, Any]) -> dict[str, Any]:
     """The method's every option: its defaults, then the suite's arguments, then the profile's overrides."""
-    defaults = {o.name: o.default for o in get_method(entry.name).options()}
+    defaults = {o.name: o.default for o in method_info(entry.name).options}
     return {**defaults, **entry.args, **overrides}
 
 
@@ -321,6 +322,8 @@ def check_builds(plan: Plan, sizes: tuple[tuple[int, int, int], int] | None = No
                     f"{suite.path}: {_model_key(suite, profile, label)}: cannot build {model.name} with "
                     f"{model.kwargs}: {error}"
                 ) from None
+    from cskd.methods import build_method  # imports torch and every method
+
     built = set()
     for run in plan.runs:
         if run.kind == "teacher":

@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cskd import model_facts
+from cskd import model_facts, model_facts_table
 
 
 def main() -> None:
-    table = model_facts.collect_table()
+    table = model_facts_table.collect_table()
     path = model_facts.FACTS_FILE
     path.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
     print(f"wrote {path}: {len(table['facts'])} configurations, {len(table['names'])} names")
