@@ -31,15 +31,16 @@ def status(args: argparse.Namespace) -> int:
     from cskd.cli.plan_options import resolve_plan
     from cskd.data import DatasetError
     from cskd.locations import results_dir
-    from cskd.runner import Runner, RunnerOptions
+    from cskd.store import ResultsStore
     from cskd.suite import SuiteError, load_suite
 
     try:
         plan, _, _ = resolve_plan(load_suite(args.suite, args.set), args)  # hook (issue 18): the plan cskd run makes
     except (SuiteError, DatasetError) as error:
         return fail(error)
-    runner = Runner(plan, RunnerOptions(results_dir(args.results_dir), **lockstep_options(args)))
-    print_status(plan, runner.store, runner.groups())
+    lockstep = lockstep_options(args)  # the groups the runner makes (cskd.runner.Runner.groups), without its imports
+    groups = plan.groups(lockstep["lockstep_size"] if lockstep["lockstep"] else 1)
+    print_status(plan, ResultsStore(results_dir(args.results_dir), plan.suite.name), groups)
     return 0
 
 
