@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cskd import method_builds
 from cskd.data import dataset_input_size
 from cskd.engine.recipe import Recipe
 from cskd.features import FeatureSpec
@@ -294,7 +295,9 @@ def _select(runs: list[RunSpec], only: dict[str, str]) -> list[RunSpec]:
 def check_builds(plan: Plan, sizes: tuple[tuple[int, int, int], int] | None = None) -> None:
     """Build every model the runs of ``plan`` train or learn from, and every run's method with its resolved options
     (the suite's, the pair's, the profile's, defaults) for its pair; raise :class:`SuiteError` naming the file and
-    key of the first that cannot be built. So a bad option fails here, before anything trains.
+    key of the first that cannot be built. So a bad option fails here, before anything trains. The models' shapes and
+    the methods' builds come from the shipped tables where they hold them (:mod:`cskd.model_facts`,
+    :mod:`cskd.method_builds`: known to build, no torch), else are built.
 
     ``sizes``: the input size and class count; by default the dataset's published ones. Nothing is built for a
     dataset whose sizes are only known once loaded (an image folder) unless ``sizes`` is given (the runner does, once
@@ -322,8 +325,6 @@ def check_builds(plan: Plan, sizes: tuple[tuple[int, int, int], int] | None = No
                     f"{suite.path}: {_model_key(suite, profile, label)}: cannot build {model.name} with "
                     f"{model.kwargs}: {error}"
                 ) from None
-    from cskd.methods import build_method  # imports torch and every method
-
     built = set()
     for run in plan.runs:
         if run.kind == "teacher":
@@ -334,7 +335,7 @@ def check_builds(plan: Plan, sizes: tuple[tuple[int, int, int], int] | None = No
         built.add(key)
         teacher = specs[run.teacher] if run.teacher else None
         try:
-            build_method(run.method.name, run.method.args, specs[run.student], teacher)
+            method_builds.init_epochs(run.method.name, run.method.args, specs[run.student], teacher)
         except Exception as error:
             raise SuiteError(
                 f"{suite.path}: {_method_key(suite, profile, run)}: cannot build method {run.method.name!r} for "

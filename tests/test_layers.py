@@ -38,7 +38,7 @@ LAYERS: list[tuple[str, ...]] = [
         "cskd.tracking",
     ),
     ("cskd.data", "cskd.models", "cskd.methods", "cskd.overrides"),
-    ("cskd.engine", "cskd.zoo", "cskd.model_facts"),
+    ("cskd.engine", "cskd.zoo", "cskd.model_facts", "cskd.method_builds"),
     ("cskd.suite",),
     ("cskd.plan",),
     ("cskd.cost", "cskd.store", "cskd.learned_rates", "cskd.run_data"),
