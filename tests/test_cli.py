@@ -47,8 +47,10 @@ TRAINING_ONLY = ("torch", "timm", "torchvision")
         ["list", "suites"],
         ["status", "quick"],
         ["status", "ci", "--results-dir", str(REPO / "reference" / "results")],  # rows, epoch CSVs, checkpoints
+        ["run", "table1", "--dry-run"],  # every method built (the table of builds), costed, learned rates
+        ["run", "quick", "--dry-run", "--results-dir", str(REPO / "reference" / "results"), "--executor", "slurm"],
     ],
-    ids=["list-suites", "status", "status-with-results"],
+    ids=["list-suites", "status", "status-with-results", "dry-run", "dry-run-with-results"],
 )
 def test_planning_commands_import_no_torch(argv, tmp_path):
     """The planning commands answer without torch: run in a fresh interpreter, which then holds none of them."""

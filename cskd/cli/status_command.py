@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from cskd.cli.arguments import add_plan_arguments, fail, lockstep_options
+from cskd.cli.arguments import add_plan_arguments, fail, lockstep_groups
 from cskd.cli.plan_options import add_data_arguments
 
 if TYPE_CHECKING:
@@ -38,9 +38,7 @@ def status(args: argparse.Namespace) -> int:
         plan, _, _ = resolve_plan(load_suite(args.suite, args.set), args)  # hook (issue 18): the plan cskd run makes
     except (SuiteError, DatasetError) as error:
         return fail(error)
-    lockstep = lockstep_options(args)  # the groups the runner makes (cskd.runner.Runner.groups), without its imports
-    groups = plan.groups(lockstep["lockstep_size"] if lockstep["lockstep"] else 1)
-    print_status(plan, ResultsStore(results_dir(args.results_dir), plan.suite.name), groups)
+    print_status(plan, ResultsStore(results_dir(args.results_dir), plan.suite.name), lockstep_groups(plan, args))
     return 0
 
 
