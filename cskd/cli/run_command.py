@@ -72,11 +72,11 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         return fail(problem)
     if args.dry_run:  # the plan, without a runner: torch only to check a --device or --amp given
-        check_engine_arguments(args)
+        store = ResultsStore(results_dir(args.results_dir), plan.suite.name)
+        check_engine_arguments(args)  # checked in the order training checks them, before anything is printed
+        groups = lockstep_groups(plan, args)
         print_data(plan_alternatives, data, args)
-        print_plan(
-            plan, ResultsStore(results_dir(args.results_dir), plan.suite.name), lockstep_groups(plan, args), args
-        )
+        print_plan(plan, store, groups, args)
         return 0
     from cskd.engine.speed import COMPILE_CACHE, use_compile_cache
     from cskd.repair import repair_torn_tail
