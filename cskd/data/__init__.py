@@ -8,6 +8,9 @@ Loading never downloads; ``fetch_dataset(name, data_dir, mirror)`` fetches a dat
 from importlib import import_module
 from typing import TYPE_CHECKING
 
+# a name that is also a submodule's is bound here, before any import of the submodule could bind the module to it
+from cskd.data.subset import subset
+
 if TYPE_CHECKING:
     from cskd.data.augment import AugmentSpec
     from cskd.data.dataset import ImageDataset
@@ -42,10 +45,10 @@ if TYPE_CHECKING:
     )
     from cskd.data.remote import RemoteArchive
     from cskd.data.shipped import load_subset
-    from cskd.data.subset import subset
 
-#: where each public name lives: importing the package imports none of them, so that planning (suite checks,
-#: dataset sizes, availability) never imports torch; a name's module is imported on its first use (PEP 562)
+#: where each public name lives: importing the package imports none of them (but ``subset``, whose module imports
+#: torch only when called), so that planning (suite checks, dataset sizes, availability) never imports torch; a
+#: name's module is imported on its first use (PEP 562)
 _HOME = {
     "AugmentSpec": "cskd.data.augment",
     "ImageDataset": "cskd.data.dataset",
@@ -74,7 +77,6 @@ _HOME = {
     "verify_dataset": "cskd.data.registry",
     "RemoteArchive": "cskd.data.remote",
     "load_subset": "cskd.data.shipped",
-    "subset": "cskd.data.subset",
 }
 
 
