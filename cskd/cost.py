@@ -21,11 +21,11 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from cskd import method_builds
 from cskd import model_facts as facts
 from cskd.data import dataset_input_size
 from cskd.engine.progress import SweepClock
 from cskd.features import FeatureSpec
-from cskd.methods import build_method
 from cskd.plan import RunSpec, expand
 from cskd.suite import ModelRef, load_suite
 
@@ -201,7 +201,7 @@ def gpu_rate(results_dir: Path) -> Rate:
 
 
 def _init_epochs(run: RunSpec, student: FeatureSpec, teacher: FeatureSpec | None) -> int:
-    return build_method(run.method.name, run.method.args, student, teacher).init_epochs
+    return method_builds.init_epochs(run.method.name, run.method.args, student, teacher)
 
 
 def run_work(group: list) -> dict[str, float]:

@@ -12,7 +12,6 @@ not in the table (a user's suite, ``--set``) is measured on the meta device, as 
 from __future__ import annotations
 
 import json
-from contextlib import suppress
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -106,7 +105,8 @@ def _shipped() -> dict[str, Any]:
     }
 
 
-#: every configuration asked for in this process (:func:`planning_keys` collects the table's keys from here)
+#: every configuration asked for in this process (:func:`cskd.model_facts_table.planning_keys` collects the table's
+#: keys from here)
 REQUESTED: set[str] = set()
 #: the configurations measured in this process because the table lacks them
 MEASURED: dict[str, ModelFacts] = {}
@@ -114,34 +114,8 @@ MEASURED: dict[str, ModelFacts] = {}
 
 def _measured(key: str) -> ModelFacts:
     if key not in MEASURED:
-        MEASURED[key] = measure_facts(*_parse(key))
+        MEASURED[key] = measure_facts(*parse_key(key))
     return MEASURED[key]
-
-
-def planning_keys() -> set[str]:
-    """The configurations the planning commands ask for: every shipped suite under every profile and dataset
-    alternative (its lockstep groups' costs and its method builds), the CPU rate and the reference results' rows."""
-    from cskd.cost import cpu_rate, group_cost
-    from cskd.learned_rates import REFERENCE_RESULTS, row_macs
-    from cskd.plan import check_builds, dataset_alternatives, expand
-    from cskd.results import read_runs
-    from cskd.suite import load_suite, suite_paths
-
-    REQUESTED.clear()
-    for path in suite_paths():
-        suite = load_suite(path)
-        for profile in [None, *suite.profiles]:
-            for dataset in dataset_alternatives(suite, profile):
-                plan = expand(suite, profile, dataset=dataset)
-                check_builds(plan)
-                for group in plan.groups():
-                    with suppress(ValueError):  # a dataset whose size is only known once loaded: nothing to count
-                        group_cost(group)
-    cpu_rate()
-    for runs in sorted(REFERENCE_RESULTS.glob("*/runs.csv")):
-        for row in read_runs(runs).to_dict("records"):
-            row_macs(row)
-    return set(REQUESTED)
 
 
 def live_catalog(num_classes: int | None = None) -> list[dict[str, Any]]:
@@ -165,16 +139,6 @@ def live_catalog(num_classes: int | None = None) -> list[dict[str, Any]]:
     return catalog
 
 
-def collect_table() -> dict[str, Any]:
-    """The table ``scripts/write_model_facts.py`` writes, every entry measured anew (never read from the table)."""
-    from cskd.models import model_names
-
-    keys = planning_keys()
-    facts = {key: facts_record(measure_facts(*_parse(key))) for key in sorted(keys)}
-    names = sorted({json.loads(key)[0] for key in keys} | set(model_names()))
-    return {"facts": facts, "names": names, "catalog": live_catalog()}
-
-
-def _parse(key: str) -> tuple[str, dict[str, Any], int, tuple[int, int, int]]:
+def parse_key(key: str) -> tuple[str, dict[str, Any], int, tuple[int, int, int]]:
     name, kwargs, num_classes, input_size = json.loads(key)
     return name, kwargs, num_classes, tuple(input_size)

@@ -19,11 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cskd import method_builds
 from cskd.data import dataset_input_size
 from cskd.engine.recipe import Recipe
 from cskd.features import FeatureSpec
 from cskd.limits import seed_problem, training_set_problem, width_problem
-from cskd.methods.base import build_method, close_names, get_method
+from cskd.method_index import method_info
+from cskd.names import close_names
 from cskd.suite import MethodEntry, ModelRef, Pair, Profile, Suite, SuiteError, TeacherCheckpoint
 
 if TYPE_CHECKING:
@@ -110,7 +112,7 @@ def _hash(config: dict[str, Any]) -> str:
 
 def resolved_args(entry: MethodEntry, overrides: dict[str, Any]) -> dict[str, Any]:
     """The method's every option: its defaults, then the suite's arguments, then the profile's overrides."""
-    defaults = {o.name: o.default for o in get_method(entry.name).options()}
+    defaults = {o.name: o.default for o in method_info(entry.name).options}
     return {**defaults, **entry.args, **overrides}
 
 
@@ -293,7 +295,9 @@ def _select(runs: list[RunSpec], only: dict[str, str]) -> list[RunSpec]:
 def check_builds(plan: Plan, sizes: tuple[tuple[int, int, int], int] | None = None) -> None:
     """Build every model the runs of ``plan`` train or learn from, and every run's method with its resolved options
     (the suite's, the pair's, the profile's, defaults) for its pair; raise :class:`SuiteError` naming the file and
-    key of the first that cannot be built. So a bad option fails here, before anything trains.
+    key of the first that cannot be built. So a bad option fails here, before anything trains. The models' shapes and
+    the methods' builds come from the shipped tables where they hold them (:mod:`cskd.model_facts`,
+    :mod:`cskd.method_builds`: known to build, no torch), else are built.
 
     ``sizes``: the input size and class count; by default the dataset's published ones. Nothing is built for a
     dataset whose sizes are only known once loaded (an image folder) unless ``sizes`` is given (the runner does, once
@@ -331,7 +335,7 @@ def check_builds(plan: Plan, sizes: tuple[tuple[int, int, int], int] | None = No
         built.add(key)
         teacher = specs[run.teacher] if run.teacher else None
         try:
-            build_method(run.method.name, run.method.args, specs[run.student], teacher)
+            method_builds.init_epochs(run.method.name, run.method.args, specs[run.student], teacher)
         except Exception as error:
             raise SuiteError(
                 f"{suite.path}: {_method_key(suite, profile, run)}: cannot build method {run.method.name!r} for "

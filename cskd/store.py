@@ -12,20 +12,22 @@ import subprocess
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 import cskd
-from cskd.data import ImageDataset
 from cskd.engine import checkpoint
 from cskd.engine.best_weights import best_path
 from cskd.engine.checkpoint import CheckpointError
-from cskd.engine.trainer import RunOutcome
 from cskd.locations import SuitePaths
 from cskd.plan import RunSpec
 from cskd.results import append_run_row, latest_rows, read_runs
 from cskd.zoo import teacher_identity
+
+if TYPE_CHECKING:  # torch is imported when a row is recorded: status and dry runs read rows without it
+    import torch
+
+    from cskd.data import ImageDataset
+    from cskd.engine.trainer import RunOutcome
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -47,6 +49,8 @@ def _timm_version() -> str:
 
 
 def device_name(device: torch.device) -> str:
+    import torch
+
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
     return str(device)
@@ -85,6 +89,8 @@ class ResultsStore:
         """Append the row of ``run`` (:data:`cskd.results.RUN_COLUMNS`) from its outcome, the data it trained on,
         its teacher's top-1, the device and the recorded ``settings`` (:func:`cskd.settings.row_settings`: recipe,
         engine options, scale, the data source without machine paths)."""
+        import torch
+
         row: dict[str, Any] = {
             "suite": run.suite,
             "run_id": run.run_id,

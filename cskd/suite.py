@@ -30,7 +30,8 @@ from cskd.data.errors import UnknownDatasetError
 from cskd.engine.recipe import Recipe, RecipeError
 from cskd.limits import MAX_EPOCHS, seed_problem, short_repr, suite_name_problem, width_problem
 from cskd.locations import benchmarks_dir, shipped_file
-from cskd.methods.base import MethodOptionError, UnknownMethodError, close_names, get_method
+from cskd.method_index import MethodOptionError, UnknownMethodError, method_info
+from cskd.names import close_names
 from cskd.settings import SCALES
 from cskd.typecheck import type_problem
 from cskd.usererrors import SuiteError
@@ -121,7 +122,7 @@ class MethodEntry:
 
     @property
     def uses_teacher(self) -> bool:
-        return get_method(self.name).uses_teacher
+        return method_info(self.name).uses_teacher
 
 
 @dataclass(frozen=True)
@@ -432,7 +433,7 @@ def _read_methods(read: _Reader, raw: dict, required: bool) -> list[MethodEntry]
 def _check_options(read: _Reader, method: str, args: dict, where: str) -> None:
     """Known method, known option names, each value of its option's annotated type."""
     try:
-        get_method(method).check_options(args)
+        method_info(method).check_options(args)
     except UnknownMethodError as error:
         raise read.fail(where.removesuffix(".args"), str(error)) from None
     except MethodOptionError as error:
@@ -638,7 +639,7 @@ def _check_limits(suite: Suite) -> None:
                 raise fail(f"{key}width_multiplier" + (f".{label}" if label else ""), problem)
     configurations: dict[str, str] = {}
     for entry in suite.methods:  # with every option's default filled in, as the plan resolves it
-        defaults = {option.name: option.default for option in get_method(entry.name).options()}
+        defaults = {option.name: option.default for option in method_info(entry.name).options}
         configuration = repr((entry.name, sorted((defaults | entry.args).items())))
         if configuration in configurations:
             raise fail(

@@ -29,8 +29,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from cskd.data.files import file_digest, notify, resolve_data_dir
 from cskd.data.remote import (
     RemoteArchive,
@@ -203,6 +201,8 @@ def fetch_teacher(
     teacher: PublishedTeacher, data_dir: Path | str | None, source: str = "mdistiller", mirror: str | None = None
 ) -> FetchedTeacher:
     """Download (once), verify and convert ``teacher`` to ``DATA/teachers/<name>.pt``."""
+    import torch
+
     from cskd.models.convert import convert_repdistiller, reference_state_dict
 
     folder = zoo_dir(data_dir)

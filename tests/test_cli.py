@@ -36,6 +36,36 @@ def test_help_and_version_import_no_heavy_library():
     assert result.stdout.strip().splitlines()[-1] == "IMPORTED []"
 
 
+#: the libraries a planning command must not import (issue 18: they cost seconds of start-up; cskd.method_index,
+#: cskd.model_facts and the lazy cskd.data package answer what planning needs of them)
+TRAINING_ONLY = ("torch", "timm", "torchvision")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["list", "suites"],
+        ["status", "quick"],
+        ["status", "ci", "--results-dir", str(REPO / "reference" / "results")],  # rows, epoch CSVs, checkpoints
+        ["run", "table1", "--dry-run"],  # every method built (the table of builds), costed, learned rates
+        ["run", "quick", "--dry-run", "--results-dir", str(REPO / "reference" / "results"), "--executor", "slurm"],
+    ],
+    ids=["list-suites", "status", "status-with-results", "dry-run", "dry-run-with-results"],
+)
+def test_planning_commands_import_no_torch(argv, tmp_path):
+    """The planning commands answer without torch: run in a fresh interpreter, which then holds none of them."""
+    script = (
+        "import sys\n"
+        "from cskd.cli import main\n"
+        f"code = main({argv!r})\n"
+        f"print('IMPORTED', code, sorted(m for m in {TRAINING_ONLY!r} if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO), "CSKD_DATA": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "IMPORTED 0 []"
+
+
 def test_option_lists_named_for_help_agree_with_the_code():
     from cskd.cli import report_command as report_cli
     from cskd.cli.arguments import ONLY_KEYS

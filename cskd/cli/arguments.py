@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # the CLI answers --help without importing torch; each comman
     import torch
 
     from cskd.engine.trainer import EngineOptions
+    from cskd.plan import Plan, RunSpec
 
 
 def fail(message: object) -> int:
@@ -139,6 +140,18 @@ def engine_options(args: argparse.Namespace, seed: int = 0) -> EngineOptions:
     )
 
 
+def check_engine_arguments(args: argparse.Namespace) -> None:
+    """Check what :func:`engine_options` checks, for a command that trains nothing (``run --dry-run``): the trackers,
+    and a ``--device`` or ``--amp`` given (which imports torch); ``--device auto`` without ``--amp`` is always valid
+    (the first CUDA device, else the CPU), so the plan alone imports no torch."""
+    from cskd.tracking import backend_problem
+
+    if args.device != "auto" or args.amp:
+        engine_options(args)
+    elif problem := backend_problem(getattr(args, "log", ())):
+        raise UserError(problem)
+
+
 #: the keys of --only (cskd.plan.FILTER_KEYS, named here so that --help needs no import of the training stack)
 ONLY_KEYS = ("kind", "teacher", "student", "method", "seed")
 
@@ -198,6 +211,13 @@ def lockstep_options(args: argparse.Namespace) -> dict[str, bool | int | None]:
     if args.no_lockstep and args.lockstep_size is not None:  # refused, not silently ignored
         raise UserError("--no-lockstep trains every run alone; --lockstep-size N groups them: give one of them")
     return {"lockstep": not args.no_lockstep, "lockstep_size": args.lockstep_size}
+
+
+def lockstep_groups(plan: Plan, args: argparse.Namespace) -> list[list[RunSpec]]:
+    """The lockstep groups of ``plan`` under --no-lockstep and --lockstep-size, as the runner makes them
+    (:meth:`cskd.runner.Runner.groups`), for the commands that show a plan without a runner."""
+    options = lockstep_options(args)
+    return plan.groups(options["lockstep_size"] if options["lockstep"] else 1)
 
 
 def parse_only(items: list[str]) -> dict[str, str]:

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from pathlib import Path
 
 from cskd.cli.executor_options import cluster_config
 from cskd.cluster_config import ClusterConfigError
 from cskd.cost import GroupCost, Rate, cpu_rate, gpu_rate, group_cost
 from cskd.executors.jobs import format_hours, format_minutes, pending_jobs, time_limit_minutes
 from cskd.learned_rates import calibrated
-from cskd.plan import RunSpec
-from cskd.runner import Runner
+from cskd.plan import Plan, RunSpec
+from cskd.run_status import RunStatuses
+from cskd.store import ResultsStore
 
 
-def print_plan(runner: Runner, args: argparse.Namespace) -> None:
-    plan = runner.plan
-    statuses = runner.statuses()
+def print_plan(plan: Plan, store: ResultsStore, groups: list[list[RunSpec]], args: argparse.Namespace) -> None:
+    """Print what a sweep of ``plan`` (its lockstep ``groups``) would do with each run, given the results in
+    ``store`` (:class:`cskd.run_status.RunStatuses`, as the runner decides), its cost and its jobs."""
+    statuses = RunStatuses(plan.runs, store).statuses()
     finished = {run_id for run_id, status in statuses.items() if status.state == "done"}
-    results = runner.options.results_dir  # hook (issue 18): rates learned from the runs recorded (cskd.learned_rates)
+    results = store.results_dir  # hook (issue 18): rates learned from the runs recorded (cskd.learned_rates)
     suite = plan.suite.name
     cpu, gpu = calibrated(cpu_rate(), "cpu", results, suite), calibrated(gpu_rate(results), "cuda", results, suite)
     print(f"suite {plan.suite.name} [{plan.profile.name}] on {plan.runs[0].dataset if plan.runs else '-'}")
@@ -31,7 +34,7 @@ def print_plan(runner: Runner, args: argparse.Namespace) -> None:
     total = {"all": [0.0, 0.0], "left": [0.0, 0.0]}
     unknown: list[str] = []
     counts: Counter[str] = Counter()
-    for group in runner.groups():
+    for group in groups:
         try:
             cost: GroupCost | None = group_cost(group)
         except (ValueError, TypeError) as error:
@@ -60,7 +63,7 @@ def print_plan(runner: Runner, args: argparse.Namespace) -> None:
     print("  group; not counted: the per-epoch evaluation (about 7% more on CIFAR)")
     for line in unknown:
         print(f"  cost unknown: {line}")
-    _print_jobs(runner, args, finished)
+    _print_jobs(plan, groups, results, args, finished)
 
 
 def _cost(run: RunSpec, cost: GroupCost | None, cpu: Rate, gpu: Rate) -> str:
@@ -72,9 +75,10 @@ def _cost(run: RunSpec, cost: GroupCost | None, cpu: Rate, gpu: Rate) -> str:
     return f"{format_hours(cpu.hours(macs))} CPU-h, {format_hours(gpu.hours(macs))} GPU-h ({schedule})"
 
 
-def _print_jobs(runner: Runner, args: argparse.Namespace, finished: set[str]) -> None:
+def _print_jobs(
+    plan: Plan, groups: list[list[RunSpec]], results: Path, args: argparse.Namespace, finished: set[str]
+) -> None:
     """How each executor would run what is left."""
-    groups = runner.groups()
     jobs = pending_jobs(groups, finished)
     waves = len({job.teacher_run for job in jobs})
     print(f"jobs for what is left: {len(jobs)} lockstep group(s) of {len(groups)}")
@@ -84,11 +88,11 @@ def _print_jobs(runner: Runner, args: argparse.Namespace, finished: set[str]) ->
         "students start once their teacher is done"
     )
     try:
-        config = cluster_config(args, runner.plan.suite)
+        config = cluster_config(args, plan.suite)
     except ClusterConfigError as error:
         print(f"  --executor slurm: {len(jobs)} job(s); settings invalid: {error}")
         return
-    rate = gpu_rate(runner.options.results_dir) if config.gpus_per_job > 0 else cpu_rate()
+    rate = gpu_rate(results) if config.gpus_per_job > 0 else cpu_rate()
     try:
         limits = sorted(time_limit_minutes(job, rate, config.time_min) for job in jobs)
         if limits:

@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 from cskd.cli.arguments import (
     add_engine_arguments,
     add_plan_arguments,
+    check_engine_arguments,
     engine_options,
     fail,
+    lockstep_groups,
     lockstep_options,
 )
 from cskd.cli.data_command import add_mirror_argument
@@ -54,12 +56,9 @@ def run(args: argparse.Namespace) -> int:
     from cskd.cli.plan_options import resolve_plan
     from cskd.data import FETCHABLE, DatasetError, fetch_dataset
     from cskd.engine.checkpoint import CheckpointError
-    from cskd.engine.speed import COMPILE_CACHE, use_compile_cache
     from cskd.locations import results_dir
     from cskd.plan import check_builds, check_plan
-    from cskd.repair import repair_torn_tail
-    from cskd.runner import Runner, RunnerOptions
-    from cskd.stopping import stop_between_steps
+    from cskd.store import ResultsStore
     from cskd.suite import SuiteError, load_suite
 
     try:
@@ -72,6 +71,18 @@ def run(args: argparse.Namespace) -> int:
     problem = check_executor_arguments(args)
     if problem:
         return fail(problem)
+    if args.dry_run:  # the plan, without a runner: torch only to check a --device or --amp given
+        store = ResultsStore(results_dir(args.results_dir), plan.suite.name)
+        check_engine_arguments(args)  # checked in the order training checks them, before anything is printed
+        groups = lockstep_groups(plan, args)
+        print_data(plan_alternatives, data, args)
+        print_plan(plan, store, groups, args)
+        return 0
+    from cskd.engine.speed import COMPILE_CACHE, use_compile_cache
+    from cskd.repair import repair_torn_tail
+    from cskd.runner import Runner, RunnerOptions
+    from cskd.stopping import stop_between_steps
+
     options = RunnerOptions(
         results_dir=results_dir(args.results_dir),
         data_dir=args.data_dir,
@@ -81,10 +92,6 @@ def run(args: argparse.Namespace) -> int:
     if options.engine.compile:  # compiled kernels kept with the results, so a sweep compiles each graph once
         use_compile_cache(options.results_dir / COMPILE_CACHE)
     runner = Runner(plan, options)
-    if args.dry_run:
-        print_data(plan_alternatives, data, args)
-        print_plan(runner, args)
-        return 0
     try:  # missing data, an unbuildable model or a bad supplied teacher stop here, before anything trains
         if data.state == FETCHABLE and not args.no_download:
             print(f"fetching {data.name} before training: {data.detail} (--no-download to opt out)", flush=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from cskd.cli.arguments import add_plan_arguments, fail, lockstep_options
+from cskd.cli.arguments import add_plan_arguments, fail, lockstep_groups
 from cskd.cli.plan_options import add_data_arguments
 
 if TYPE_CHECKING:
@@ -31,15 +31,14 @@ def status(args: argparse.Namespace) -> int:
     from cskd.cli.plan_options import resolve_plan
     from cskd.data import DatasetError
     from cskd.locations import results_dir
-    from cskd.runner import Runner, RunnerOptions
+    from cskd.store import ResultsStore
     from cskd.suite import SuiteError, load_suite
 
     try:
         plan, _, _ = resolve_plan(load_suite(args.suite, args.set), args)  # hook (issue 18): the plan cskd run makes
     except (SuiteError, DatasetError) as error:
         return fail(error)
-    runner = Runner(plan, RunnerOptions(results_dir(args.results_dir), **lockstep_options(args)))
-    print_status(plan, runner.store, runner.groups())
+    print_status(plan, ResultsStore(results_dir(args.results_dir), plan.suite.name), lockstep_groups(plan, args))
     return 0
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch is imported where images are measured: planning reads these specs without it
+    import torch
 
 Triple = tuple[float, float, float]
 
@@ -93,6 +95,8 @@ CUB_AUGMENT = AugmentSpec(pad=0, crop=224, flip=True, mean=IMAGENET_MEAN, std=IM
 
 def channel_stats(images: torch.Tensor, chunk: int = 4096) -> tuple[Triple, Triple]:
     """Per-channel mean and population standard deviation of uint8 ``[N, 3, H, W]`` images at [0, 1] scale."""
+    import torch
+
     total = torch.zeros(3, dtype=torch.float64)
     squares = torch.zeros(3, dtype=torch.float64)
     for start in range(0, images.shape[0], chunk):

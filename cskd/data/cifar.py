@@ -13,16 +13,18 @@ from __future__ import annotations
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING
 
 from cskd.data.augment import CIFAR10_AUGMENT, CIFAR100_AUGMENT, AugmentSpec
-from cskd.data.dataset import Decoded
 from cskd.data.errors import DatasetNotFoundError
 from cskd.data.files import verify_digest
 from cskd.data.remote import RemoteArchive
 from cskd.data.source import DatasetSource, KnownSize, Located
+
+if TYPE_CHECKING:  # torch is imported when the images are decoded: planning reads the source without it
+    import torch
+
+    from cskd.data.dataset import Decoded
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,8 @@ class CifarSource(DatasetSource):
         return f"{len(r.checksums)} files md5-verified against the official checksums at {located.root}"
 
     def decode(self, located: Located) -> Decoded:
+        from cskd.data.dataset import Decoded
+
         r = self.release
         self.check_files(located)
         meta = _unpickle(located.root / r.meta_file[0])
@@ -144,6 +148,9 @@ class CifarSource(DatasetSource):
     def _read(self, folder: Path, files: tuple[tuple[str, str], ...]) -> tuple[torch.Tensor, torch.Tensor]:
         """Concatenate batch files: each holds ``data`` uint8 ``[n, 3072]`` (1024 red, then green, then blue values
         in row-major order) and a list of labels."""
+        import numpy as np
+        import torch
+
         batches = [_unpickle(folder / name) for name, _ in files]
         data = np.concatenate([np.asarray(b[b"data"], dtype=np.uint8) for b in batches])
         labels = np.concatenate([np.asarray(b[self.release.labels_key], dtype=np.int64) for b in batches])

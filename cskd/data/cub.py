@@ -28,15 +28,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from cskd.data.augment import CUB_AUGMENT, AugmentSpec
-from cskd.data.dataset import Decoded
-from cskd.data.decode import decode_images
 from cskd.data.errors import DatasetIntegrityError, DatasetNotFoundError
 from cskd.data.remote import RemoteArchive
 from cskd.data.source import DatasetSource, KnownSize, Located
+
+if TYPE_CHECKING:  # torch is imported when the images are decoded: planning reads the source without it
+    from cskd.data.dataset import Decoded
 
 STORED_SIZE = 256
 IMAGES, LABELS, SPLIT, CLASSES = "images.txt", "image_class_labels.txt", "train_test_split.txt", "classes.txt"
@@ -113,6 +113,11 @@ class CubSource(DatasetSource):
         )
 
     def decode(self, located: Located) -> Decoded:
+        import torch
+
+        from cskd.data.dataset import Decoded
+        from cskd.data.decode import decode_images
+
         listing = self._scan(located.root)
         splits = {}
         for split, items in (("train", listing.train), ("test", listing.test)):

@@ -10,15 +10,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from cskd.data.augment import AugmentSpec, generic_augment
-from cskd.data.dataset import Decoded
-from cskd.data.decode import decode_images
 from cskd.data.errors import DatasetIntegrityError, DatasetNotFoundError
 from cskd.data.files import list_images
 from cskd.data.source import DatasetSource, Located
+
+if TYPE_CHECKING:  # torch is imported when the images are decoded: planning reads the source without it
+    from cskd.data.dataset import Decoded
 
 TEST_SPLITS = ("test", "val")
 
@@ -78,6 +78,11 @@ def _scan_split(folder: Path, classes: list[str], require_all: bool) -> FolderSp
 
 def decode_tree(tree: FolderTree, name: str, size: int | None = None) -> Decoded:
     """Decode both splits of a scanned tree (``size``: resize every image to ``size`` x ``size``)."""
+    import torch
+
+    from cskd.data.dataset import Decoded
+    from cskd.data.decode import decode_images
+
     train = decode_images(tree.train.files, size, f"decoding {name} train")
     test = decode_images(tree.test.files, size, f"decoding {name} {tree.test_dir.name}")
     if train.shape[2:] != test.shape[2:]:

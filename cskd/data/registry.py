@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cskd.data.cifar import CifarSource
 from cskd.data.cifar10_jpeg import Cifar10JpegSource
 from cskd.data.cub import CubSource
-from cskd.data.dataset import ImageDataset
 from cskd.data.errors import UnknownDatasetError
 from cskd.data.files import resolve_data_dir
 from cskd.data.imagefolder import ImageFolderSource
 from cskd.data.source import DatasetSource, KnownSize
 from cskd.data.tiny_imagenet import TinyImageNetSource
 from cskd.names import close_names
+
+if TYPE_CHECKING:
+    from cskd.data.dataset import ImageDataset
 
 IMAGEFOLDER_PREFIX = "imagefolder:"
 

@@ -20,19 +20,18 @@ import hashlib
 import io
 import tarfile
 from pathlib import Path
-
-import numpy as np
-import torch
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from cskd.data import cifar10_jpeg
 from cskd.data.augment import CIFAR10_AUGMENT
-from cskd.data.dataset import Decoded, ImageDataset
 from cskd.data.errors import DatasetIntegrityError
 from cskd.data.files import resolve_data_dir
 from cskd.data.registry import load_dataset
-from cskd.data.seeds import generator
-from cskd.data.subset import stratified_indices, subset, subset_description, subset_name
+
+if TYPE_CHECKING:  # the images are read with torch, numpy and PIL; whether they are shipped is known without them
+    import numpy as np
+
+    from cskd.data.dataset import ImageDataset
 
 SPLITS = ("train", "test")
 
@@ -44,6 +43,11 @@ def subset_members(split: str, count: int, seed: int) -> tuple[list[str], list[i
     The full copy lists each split class by class and, within a class, by file name ``0000.jpg``, ``0001.jpg``, ...:
     image ``i`` is file ``i mod n`` of class ``i div n`` (``n`` images per class), so the labels are known without it.
     """
+    import torch
+
+    from cskd.data.seeds import generator
+    from cskd.data.subset import stratified_indices
+
     copy = cifar10_jpeg.CIFAR10_JPEG
     per_class = copy.train_per_class if split == "train" else copy.test_per_class
     labels = torch.arange(len(copy.classes)).repeat_interleave(per_class)
@@ -83,12 +87,21 @@ def read_members(archive: Path, sha256: str) -> dict[str, bytes]:
 
 def decode_jpeg(data: bytes) -> np.ndarray:
     """One image as uint8 ``[H, W, 3]``, decoded as :func:`cskd.data.decode.decode_images` decodes a file."""
+    import numpy as np
+    from PIL import Image
+
     with Image.open(io.BytesIO(data)) as image:
         return np.asarray(image.convert("RGB"))
 
 
 def load_shipped(train: int, test: int, seed: int) -> ImageDataset:
     """The subset ``(train, test, seed)`` of ``cifar10-jpeg`` read from the shipped files (see :func:`covers`)."""
+    import numpy as np
+    import torch
+
+    from cskd.data.dataset import Decoded, ImageDataset
+    from cskd.data.subset import subset_description, subset_name
+
     shipped = cifar10_jpeg.SHIPPED_SUBSET
     members = read_members(shipped.archive, shipped.sha256)
     tensors = []
@@ -120,6 +133,8 @@ def load_subset(
 ) -> ImageDataset:
     """``subset(load_dataset(name, data_dir), train, test, seed)``; for ``cifar10-jpeg`` without its full copy in the
     data directory, the same images from the shipped files when they hold the subset."""
+    from cskd.data.subset import subset
+
     full_copy = cifar10_jpeg.Cifar10JpegSource().full_copy_present(resolve_data_dir(data_dir))
     if shipped_detail(name, train, test, seed) and not full_copy:
         return load_shipped(train, test, seed)

@@ -8,14 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cskd.data.augment import AugmentSpec
-from cskd.data.cache import cache_file, cache_key, load_or_decode
-from cskd.data.dataset import Decoded, ImageDataset
 from cskd.data.errors import DatasetNotFoundError
 from cskd.data.files import extract_archive, notify
 from cskd.data.remote import RemoteArchive, download, human_size, source_of, verify_archive
+
+if TYPE_CHECKING:  # a source's names, sizes and files are read without torch (planning); loading imports it
+    from cskd.data.augment import AugmentSpec
+    from cskd.data.dataset import Decoded, ImageDataset
 
 #: (network input size (3, crop, crop), number of classes, number of training images)
 KnownSize = tuple[tuple[int, int, int], int, int]
@@ -155,6 +156,9 @@ class DatasetSource(ABC):
         return self.name
 
     def load(self, data_dir: Path) -> ImageDataset:
+        from cskd.data.cache import cache_file, cache_key, load_or_decode
+        from cskd.data.dataset import ImageDataset
+
         located = self.locate(data_dir)
         key = cache_key(located.root, located.files, self.decode_settings)
         decoded, sha256 = load_or_decode(cache_file(data_dir, self.cache_stem, key), lambda: self.decode(located))

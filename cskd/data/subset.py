@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
-from cskd.data.dataset import Decoded, ImageDataset
 from cskd.data.errors import DatasetError
-from cskd.data.seeds import generator
+
+if TYPE_CHECKING:  # imported where images are chosen: ``cskd.data`` imports this module (its ``subset``) eagerly
+    import torch
+
+    from cskd.data.dataset import ImageDataset
 
 
 def stratified_indices(labels: torch.Tensor, count: int, num_classes: int, rng: torch.Generator) -> torch.Tensor:
@@ -15,6 +18,8 @@ def stratified_indices(labels: torch.Tensor, count: int, num_classes: int, rng: 
     Shares are rounded by the largest-remainder rule (ties go to classes in a random order), so a balanced dataset
     gives every class the same number, +-1. Returned in increasing order.
     """
+    import torch
+
     total = labels.numel()
     if not 1 <= count <= total:
         raise ValueError(f"a subset needs between 1 and {total} images, got {count}")
@@ -36,6 +41,9 @@ def stratified_indices(labels: torch.Tensor, count: int, num_classes: int, rng: 
 def subset(ds: ImageDataset, train: int | None, test: int | None, seed: int) -> ImageDataset:
     """``train`` training and ``test`` test images (``None``: all of that split), stratified by class and fixed by
     ``seed``. The name records the subset, the checksum is that of the subset's content."""
+    from cskd.data.dataset import Decoded, ImageDataset
+    from cskd.data.seeds import generator
+
     if train is None and test is None:
         return ds
     splits = {}

@@ -21,16 +21,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-
-import torch
+from typing import TYPE_CHECKING
 
 from cskd.data.augment import TINY_IMAGENET_AUGMENT, AugmentSpec
-from cskd.data.dataset import Decoded
-from cskd.data.decode import decode_images
 from cskd.data.errors import DatasetIntegrityError, DatasetNotFoundError
 from cskd.data.files import list_images
 from cskd.data.remote import RemoteArchive
 from cskd.data.source import DatasetSource, KnownSize, Located
+
+if TYPE_CHECKING:  # torch is imported when the images are decoded: planning reads the source without it
+    from cskd.data.dataset import Decoded
 
 STORED_SIZE = 72
 OFFICIAL_ZIP = RemoteArchive(
@@ -91,6 +91,11 @@ class TinyImageNetSource(DatasetSource):
         )
 
     def decode(self, located: Located) -> Decoded:
+        import torch
+
+        from cskd.data.dataset import Decoded
+        from cskd.data.decode import decode_images
+
         classes, train, val = self._scan(located.root)
         return Decoded(
             classes,

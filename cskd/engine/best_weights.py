@@ -10,10 +10,10 @@ checkpoint one best epoch ahead; on resume the checkpoint's model *is* that epoc
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
+if TYPE_CHECKING:  # imported where weights are read or written: a path is known without torch
+    from torch import nn
 
 from cskd.engine.checkpoint import CheckpointError, save_atomic
 
@@ -69,6 +69,8 @@ def load_best(checkpoint: Path, run_id: str | None = None) -> dict[str, Any]:
             f"no best-epoch weights {path}: the run is unfinished, or was trained before cskd kept them (use the last "
             f"epoch's weights: --weights last)"
         )
+    import torch
+
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:

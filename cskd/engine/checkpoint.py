@@ -9,9 +9,10 @@ import pickle
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:  # imported where a file is read or written: the run status checks for one without torch
+    import torch
 
 #: what to do about a damaged checkpoint of a run, the default advice
 RESTART_RUN = "delete it to train this run again from scratch"
@@ -29,6 +30,8 @@ class CheckpointError(RuntimeError):
 
 def save_atomic(state: dict[str, Any], path: Path) -> None:
     """Write ``state`` with ``torch.save`` so that ``path`` always holds a complete checkpoint or none."""
+    import torch
+
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
@@ -51,6 +54,8 @@ def load(path: Path, fix: str = RESTART_RUN) -> dict[str, Any] | None:
     """
     if not path.exists():
         return None
+    import torch
+
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
@@ -97,6 +102,8 @@ def model_state(state: dict[str, Any]) -> dict[str, torch.Tensor]:
 def load_teacher_state(path: Path, fix: str, run_id: str | None = None) -> dict[str, torch.Tensor]:
     """The model weights at ``path``, verified fit to teach: readable, written by run ``run_id`` (when given), from a
     run that never diverged, and every weight finite. Raises :class:`CheckpointError` naming the file and ``fix``."""
+    import torch
+
     state = load(path, fix)
     if state is None:
         raise CheckpointError(f"checkpoint {path} does not exist: {fix}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import typing
 from dataclasses import dataclass, field
@@ -23,6 +24,12 @@ class RecipeError(ValueError):
         super().__init__(f"{key}: {problem}")
         self.key = key
         self.problem = problem
+
+
+@functools.cache
+def field_types(cls: type) -> dict[str, Any]:
+    """The resolved annotation of each field of dataclass ``cls``, found once (planning makes a recipe per run)."""
+    return typing.get_type_hints(cls)
 
 
 @dataclass(frozen=True)
@@ -46,7 +53,7 @@ class Recipe:
 
     def __post_init__(self) -> None:
         """Raise :class:`RecipeError` for the first field of the wrong type or out of range."""
-        hints = typing.get_type_hints(type(self))
+        hints = field_types(type(self))
         for item in dataclasses.fields(self):
             problem = type_problem(getattr(self, item.name), hints[item.name])
             if problem:

@@ -24,28 +24,17 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from cskd.features import Features, FeatureSpec
+from cskd.method_index import MethodOption, UnknownMethodError, check_option_values
+from cskd.method_index import MethodOptionError as MethodOptionError  # raised by check_options, imported from here
 from cskd.names import close_names
-from cskd.typecheck import type_problem
 
 _REGISTRY: dict[str, type[Method]] = {}
-
-
-class UnknownMethodError(KeyError):
-    """An unknown method name or option; the message lists the closest valid names."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
-
-
-class MethodOptionError(ValueError):
-    """A method option of the wrong type; the message names the option and the expected type."""
 
 
 def register_method(name: str):
@@ -71,16 +60,6 @@ def get_method(name: str) -> type[Method]:
         return _REGISTRY[name]
     except KeyError:
         raise UnknownMethodError(f"unknown method {name!r} ({close_names(name, method_names())})") from None
-
-
-@dataclass(frozen=True)
-class MethodOption:
-    """One hyper-parameter of a method: its default, type and where the default comes from."""
-
-    name: str
-    default: Any
-    annotation: str
-    help: str
 
 
 class Method(nn.Module):
@@ -168,15 +147,8 @@ class Method(nn.Module):
     def check_options(cls, args: dict[str, Any]) -> None:
         """Raise :class:`UnknownMethodError` naming the closest options when ``args`` holds an unknown name, and
         :class:`MethodOptionError` when a value does not have its option's annotated type (``intra: "no"`` is not
-        a boolean, ``temperature: "4"`` not a number)."""
-        types = cls.option_types()
-        for key, value in args.items():
-            if key not in types:
-                hint = close_names(key, list(types)) if types else "it takes none"
-                raise UnknownMethodError(f"method {cls.name!r} has no option {key!r} ({hint})")
-            problem = type_problem(value, types[key])
-            if problem:
-                raise MethodOptionError(f"option {key!r} of method {cls.name!r}: {problem}")
+        a boolean, ``temperature: "4"`` not a number; :func:`cskd.method_index.check_option_values`)."""
+        check_option_values(cls.name, cls.option_types(), args)
 
 
 def build_method(name: str, args: dict[str, Any], student: FeatureSpec, teacher: FeatureSpec | None) -> Method:
