@@ -25,7 +25,13 @@ from cskd.usererrors import UserError
 REFERENCE_CI = Path(__file__).parents[1] / "reference" / "results" / "ci" / "runs.csv"
 STUDENT = {"width_multiplier": 0.5}  # cifar_resnet18_w0_25 at half width: 8/16/32/64 channels
 #: options that keep each method's one step small (fewer negatives, init stages of one epoch)
-SMALL_ARGS = {"crd": {"negatives": 16}, "ab": {"init_epochs": 1}, "ft": {"init_epochs": 1}, "fsp": {"init_epochs": 1}}
+SMALL_ARGS = {
+    "crd": {"negatives": 16},
+    "ab": {"init_epochs": 1},
+    "ft": {"init_epochs": 1},
+    "fsp": {"init_epochs": 1},
+    "fitnet": {"hint_epochs": 1},  # its default is 30 hint epochs (the benchmark's), where rounding compounds
+}
 
 
 def parsed(*argv: str) -> argparse.Namespace:
@@ -141,14 +147,19 @@ def one_step(tmp_path: Path, data, methods: list[str], compile_: bool) -> dict[s
     return states
 
 
+#: methods whose features come from pre-ReLU hooks, which a compiled graph does not rerun: they train eagerly
+PRE_RELU_METHODS = {"ab"}
+
+
 def assert_same_training(eager: dict[str, dict], compiled: dict[str, dict]) -> None:
     for name, state in compiled.items():
-        assert state["outcome"].compiled, name
+        assert state["outcome"].compiled == (name not in PRE_RELU_METHODS), name
         assert not eager[name]["outcome"].compiled
         for row, expected in zip(state["history"], eager[name]["history"], strict=True):
             assert row["train_loss"] == pytest.approx(expected["train_loss"], rel=1e-4, abs=1e-5), name
         for key, value in state["model"].items():
-            torch.testing.assert_close(value, eager[name]["model"][key], rtol=1e-3, atol=1e-4, msg=name)
+            # atol 2e-4: FitNet's hint weight (200) scales its gradients, and so the reordered fp32 sums, 200x
+            torch.testing.assert_close(value, eager[name]["model"][key], rtol=1e-3, atol=2e-4, msg=name)
 
 
 def test_every_method_trains_the_same_step_compiled_as_eager(tmp_path, one_batch, monkeypatch):

@@ -244,7 +244,9 @@ class _Student:
         self.wall_seconds = 0.0
         self.train_images = 0
         self.error = ""
-        self.extract = speed.CompiledOrEager(self._extractor(), options.compile, f"{job.label or job.method} student")
+        # pre-ReLU features come from hooks that a compiled graph does not rerun: such a student trains eagerly
+        compiled = options.compile and not self.method.student_pre_relu
+        self.extract = speed.CompiledOrEager(self._extractor(), compiled, f"{job.label or job.method} student")
         self._resume()
         best_weights.repair(self.job.checkpoint, self.job.run_id, self.history, self.model)  # hook (issue 21)
         self.trackers = Trackers(options.log, job.log_dir, job.run_id, job.config) if options.log else None
@@ -483,11 +485,6 @@ def train_group(
     if teacher is not None and not options.channels_last:
         teacher = teacher.to(memory_format=torch.contiguous_format)
     teacher_spec = feature_spec(teacher, data.input_size) if teacher is not None else None
-    teacher_forward = (
-        speed.CompiledOrEager(partial(extract_features, teacher), options.compile, "the teacher")
-        if teacher is not None
-        else None
-    )
     students: list[_Student] = []
     failed: list[RunOutcome] = []
     for job in jobs:
@@ -495,6 +492,12 @@ def train_group(
             students.append(_Student(job, teacher_spec, data, recipe, options))
         except Exception as error:  # a bad method argument fails this run only
             failed.append(RunOutcome(run_id=job.run_id, status="failed", error=f"{type(error).__name__}: {error}"))
+    teacher_compiled = options.compile and not any(s.method.teacher_pre_relu for s in students)  # hooks, as above
+    teacher_forward = (
+        speed.CompiledOrEager(partial(extract_features, teacher), teacher_compiled, "the teacher")
+        if teacher is not None
+        else None
+    )
 
     memory_format = torch.channels_last if options.channels_last else None
     train = DeviceLoader(
