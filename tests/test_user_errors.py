@@ -26,7 +26,8 @@ def run_fails(capsys, *argv: str) -> str:
 
 def test_a_results_dir_below_a_file_is_one_line(tmp_path, capsys, subset_data_dir):
     (tmp_path / "file").write_text("not a folder")
-    suite = write_suite(tmp_path, {"recipe": {"epochs": 1, "batch_size": 50, "milestones": []}})
+    changes = {"recipe": {"epochs": 1, "batch_size": 50, "milestones": []}, "train_subset": 100, "test_subset": 100}
+    suite = write_suite(tmp_path, changes)  # subsets the shipped images hold: no fetch
     argv = ["run", str(suite), "--results-dir", str(tmp_path / "file" / "results"), "--data-dir", str(subset_data_dir)]
     err = run_fails(capsys, *argv, "--device", "cpu", "--no-progress", "--only", "kind=teacher")
     assert "a part of this path is a file, not a folder" in err
