@@ -369,6 +369,8 @@ def test_paper_setting_fetches_all_three_datasets_then_starts_training(tmp_path,
     # the miniature releases are far smaller than the suites' smoke-profile subsets, which loading a suite checks
     # against the (substituted) published sizes: leave those sizes unknown here
     monkeypatch.setattr("cskd.suite.dataset_split_sizes", lambda name: None)
+    # and the loaded miniature (20 images) is smaller than a batch of 128, which the runner checks before training
+    monkeypatch.setattr("cskd.runner.check_data", lambda plan, data_of: None)
     with ArchiveServer(mirror) as server:
         fetch_all = ["data", "fetch", "--suite", "table1", "table2", "table3", "table4", "--data-dir", str(data)]
         assert main([*fetch_all, "--mirror", server.url]) == 0
@@ -562,9 +564,9 @@ def test_make_cifar10_jpeg_rebuilds_the_copy_from_the_official_release(
     assert capsys.readouterr().out == f"error: {tree} already exists; remove it or choose another --out\n"
 
 
-def test_packing_the_jpeg_copy_reproduces_the_published_archive(make_cifar10_jpeg, jpeg_root):
+def test_packing_the_jpeg_copy_reproduces_the_published_archive(make_cifar10_jpeg, data_dir):
     """The tar stream inside the published cifar10-jpeg.tar.gz, byte for byte (its sha256 after gunzip; the gzip
-    layer, `gzip -9n`, reproduced the archive's own sha256 with gzip 1.12 when this was written)."""
-    stream = make_cifar10_jpeg.tar_bytes(jpeg_root)
+    layer, `gzip -9n`, reproduced the archive's own sha256 with gzip 1.12 when this was written): the full copy."""
+    stream = make_cifar10_jpeg.tar_bytes(data_dir / "cifar10-jpeg")
     assert len(stream) == 92_692_480
     assert hashlib.sha256(stream).hexdigest() == "de9e0b24671dc87fc3ebdfcc047206e0d709d7db25d8866aea7317872c2a79f2"
