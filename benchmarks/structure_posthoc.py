@@ -39,7 +39,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from cskd.data import DeviceLoader, ImageDataset
+from cskd.data import ImageDataset
 from cskd.engine.checkpoint import CheckpointError
 from cskd.engine.structure_eval import NetworkOutputs, evaluate_with_structure, forward_test_set
 from cskd.engine.trainer import (
@@ -48,6 +48,7 @@ from cskd.engine.trainer import (
     apply_global_flags,
     autocast,
     cpu_safe_options,
+    evaluation_loader,
     load_trained_model,
     prepare_model,
 )
@@ -163,16 +164,7 @@ class Recomputer:
         model = build(spec.student_model.name, spec.student_model.kwargs, data.num_classes, weights, found.checkpoint)
         model = prepare_model(model, options).eval()
         batch_size = max(spec.recipe.batch_size, 256)  # train_group's test loader
-        loader = DeviceLoader(
-            data.test_images,
-            data.test_labels,
-            batch_size=batch_size,
-            augment=data.augment,
-            train=False,
-            seed=spec.seed,
-            device=options.device,
-            memory_format=torch.channels_last if options.channels_last else None,
-        )
+        loader = evaluation_loader(data, options, batch_size, spec.seed)
         teacher_outputs = None
         if teacher is not None:
             if not options.channels_last:

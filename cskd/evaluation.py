@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from cskd.data import DeviceLoader, ImageDataset
+from cskd.data import ImageDataset
 from cskd.engine import best_weights, checkpoint
 from cskd.engine.checkpoint import CheckpointError
-from cskd.engine.trainer import EngineOptions, evaluate, prepare_model
+from cskd.engine.trainer import EngineOptions, evaluate, evaluation_loader, prepare_model
 from cskd.locations import SuitePaths
 from cskd.models import create_model, model_names
 from cskd.plan import Plan, RunSpec, expand
@@ -127,17 +127,7 @@ class Evaluation:
 def evaluate_model(model: nn.Module, data: ImageDataset, options: EngineOptions, batch_size: int = 256) -> Evaluation:
     """Test top-1/top-5 (%), mean cross-entropy and speed of ``model`` on ``data``'s test split, through the loader
     and evaluation of training (:func:`cskd.engine.trainer.evaluate`)."""
-    memory_format = torch.channels_last if options.channels_last else None
-    loader = DeviceLoader(
-        data.test_images,
-        data.test_labels,
-        batch_size=batch_size,
-        augment=data.augment,
-        train=False,
-        seed=0,
-        device=options.device,
-        memory_format=memory_format,
-    )
+    loader = evaluation_loader(data, options, batch_size, seed=0)
     model = prepare_model(model, options)
     start = time.perf_counter()
     metrics = evaluate(model, loader, options)

@@ -461,6 +461,22 @@ def _write_epochs_csv(history: list[dict[str, Any]], path: Path) -> None:
     temp.replace(path)
 
 
+def evaluation_loader(data: ImageDataset, options: EngineOptions, batch_size: int, seed: int) -> DeviceLoader:
+    """The fixed-order loader of ``data``'s test split on ``options``' device and memory format, as training
+    evaluates it (also used to evaluate or recompute a trained run)."""
+    memory_format = torch.channels_last if options.channels_last else None
+    return DeviceLoader(
+        data.test_images,
+        data.test_labels,
+        batch_size=batch_size,
+        augment=data.augment,
+        train=False,
+        seed=seed,
+        device=options.device,
+        memory_format=memory_format,
+    )
+
+
 def train_group(
     jobs: list[StudentJob],
     data: ImageDataset,
@@ -510,16 +526,7 @@ def train_group(
         device=options.device,
         memory_format=memory_format,
     )
-    test = DeviceLoader(
-        data.test_images,
-        data.test_labels,
-        batch_size=max(recipe.batch_size, 256),
-        augment=data.augment,
-        train=False,
-        seed=options.seed,
-        device=options.device,
-        memory_format=memory_format,
-    )
+    test = evaluation_loader(data, options, max(recipe.batch_size, 256), options.seed)
     # issue 23 hook: the teacher's test-set embeddings and logits, once per group, for the structure metrics
     teacher_test = (
         forward_test_set(teacher, test, lambda: autocast(options))
