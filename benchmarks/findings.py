@@ -11,10 +11,16 @@ interval excludes 0. Writes a markdown table and a forest plot.
 the last epoch (``struct_center_mse``, ``struct_nc1``, ...; docs/structure.md), over the seeds that recorded them.
 A ``struct_*`` value missing in runs.csv (a run trained before the engine recorded them) is taken from
 ``RESULTS/SUITE/structure_posthoc.csv`` when that file has the run (recomputed from its last-epoch weights by
-benchmarks/structure_posthoc.py); the output says how many values came from each source.
+benchmarks/structure_posthoc.py); the output says how many values came from each source, and, for the metrics
+defined on one network (NC1, distance ratio, ECE), the teacher's own value where
+``RESULTS/SUITE/teacher_structure.csv`` has it (``structure_posthoc.py --teachers``). Several metrics after
+``--metric`` are one family: each gets its table and forest plot, and the simultaneous intervals are corrected for
+every comparison of every table (M = metrics x comparisons per metric); ``--arms`` restricts the arms compared.
 
     python benchmarks/findings.py RESULTS --suite study --against KD CE [--readout last2] [--out DIR]
     python benchmarks/findings.py RESULTS --suite study --against KD --metric struct_center_mse
+    python benchmarks/findings.py RESULTS --suite study --against KD --arms CSKD "intra only" "inter only" \
+        --metric struct_center_corr struct_center_mse struct_nc1 struct_distance_ratio
 """
 
 from __future__ import annotations
@@ -83,10 +89,12 @@ def arm_values(
     profile: str | None,
     metric: str | None = None,
     sources: dict[str, int] | None = None,
+    precision: str = "fp32",
 ) -> dict[str, dict[int, float]]:
     """method label -> seed -> read-out (or the row's ``metric`` column where it is recorded, else the run's value in
-    ``structure_posthoc.csv``), over the ok student rows (the latest row of each run). ``sources``, when given, counts
-    the values taken from each file."""
+    ``structure_posthoc.csv``), over the ok student rows (the latest row of each run) trained at ``precision`` (rows
+    from before the column: fp32), so that a bf16 run never stands in for its fp32 twin of the same method and seed.
+    ``sources``, when given, counts the values taken from each file."""
     sources = {} if sources is None else sources
     posthoc = posthoc_values(results, suite, metric) if metric is not None else {}
     rows = read_runs(results / suite / "runs.csv")
@@ -94,6 +102,7 @@ def arm_values(
     rows = rows[(rows["kind"] == "student") & (rows["status"] == "ok")]
     if profile is not None:
         rows = rows[rows["profile"] == profile]
+    rows = rows[rows["precision"].replace("", "fp32") == precision]
     values: dict[str, dict[int, float]] = {}
     for _, row in rows.iterrows():
         if metric is not None:
@@ -120,8 +129,15 @@ def differences(values: dict[str, dict[int, float]], references: list[str]) -> l
     return found
 
 
-def table(values: dict[str, dict[int, float]], found: list[Difference], measure: str = "top-1") -> str:
-    comparisons = len(found)
+def table(
+    values: dict[str, dict[int, float]],
+    found: list[Difference],
+    measure: str = "top-1",
+    comparisons: int | None = None,
+) -> str:
+    """The markdown table of ``values`` and the differences ``found``; simultaneous intervals over ``comparisons``
+    (default: the table's own differences; more when the table is one of a family, as with several metrics)."""
+    comparisons = comparisons or len(found)
     lines = [
         f"| arm | seeds | {measure} mean ± sd | "
         + " | ".join(f"− {r} (95%; simultaneous)" for r in dict.fromkeys(d.reference for d in found))
@@ -149,14 +165,18 @@ def table(values: dict[str, dict[int, float]], found: list[Difference], measure:
             )
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    family = "the table" if comparisons == len(found) else "every table of this family (all its metrics)"
     lines.append(
         f"Intervals: per comparison 95% t, then Bonferroni-simultaneous over all {comparisons} comparisons of "
-        "the table; ** marks a difference whose simultaneous interval excludes 0."
+        f"{family}; ** marks a difference whose simultaneous interval excludes 0."
     )
     return "\n".join(lines)
 
 
-def forest_plot(found: list[Difference], path: Path, title: str, measure: str = "top-1") -> None:
+def forest_plot(
+    found: list[Difference], path: Path, title: str, measure: str = "top-1", comparisons: int | None = None
+) -> None:
+    comparisons = comparisons or len(found)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -169,7 +189,7 @@ def forest_plot(found: list[Difference], path: Path, title: str, measure: str = 
     for axis, reference in zip(axes[0], references, strict=True):
         rows = [d for d in found if d.reference == reference]
         for y, d in enumerate(rows):
-            axis.errorbar(d.mean, y, xerr=d.half_width(len(found)), fmt="none", ecolor="0.6", capsize=3)
+            axis.errorbar(d.mean, y, xerr=d.half_width(comparisons), fmt="none", ecolor="0.6", capsize=3)
             axis.errorbar(d.mean, y, xerr=d.half_width(), fmt="o", color="C0", capsize=3)
         axis.axvline(0, color="k", lw=0.8)
         axis.set_yticks(range(len(rows)), [d.arm for d in rows])
@@ -182,32 +202,83 @@ def forest_plot(found: list[Difference], path: Path, title: str, measure: str = 
     plt.close(fig)
 
 
+#: each teacher's own structure metrics, written by benchmarks/structure_posthoc.py --teachers
+TEACHER_CSV = "teacher_structure.csv"
+
+
+def teacher_values(results: Path, suite: str, metric: str) -> list[str]:
+    """``teacher (model): value`` for each teacher of ``RESULTS/SUITE/teacher_structure.csv`` that has ``metric``."""
+    path = results / suite / TEACHER_CSV
+    if not path.is_file():
+        return []
+    frame = pd.read_csv(path)
+    if metric not in frame.columns:
+        return []
+    return [
+        f"{row['teacher']} ({row['teacher_model']}): {row[metric]:.4g}"
+        for _, row in frame.dropna(subset=[metric]).iterrows()
+    ]
+
+
+def metric_section(
+    args: argparse.Namespace, metric: str | None, comparisons: int | None
+) -> tuple[str, list[Difference], dict[str, dict[int, float]]]:
+    """The table (and notes) of one metric (None: the top-1 read-out), ``args.arms`` against ``args.against``."""
+    sources: dict[str, int] = {}
+    values = arm_values(args.results, args.suite, args.readout, args.profile, metric, sources, args.precision)
+    if args.arms:
+        keep = set(args.arms) | set(args.against)
+        values = {arm: by_seed for arm, by_seed in values.items() if arm in keep}
+    found = differences(values, [r for r in args.against if r in values])
+    text = table(values, found, metric or "top-1", comparisons)
+    if metric:
+        counts = ", ".join(f"{n} from {args.suite}/{name}" for name, n in sources.items()) or "none recorded"
+        text += f"\n\nValues of {metric}: {counts}"
+        if POSTHOC_CSV in sources:
+            text += " (recomputed from last-epoch weights by benchmarks/structure_posthoc.py)"
+        text += "."
+        teachers = teacher_values(args.results, args.suite, metric)
+        if teachers:
+            text += f" The teacher's own value on the same test pass: {'; '.join(teachers)}."
+    return text, found, values
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", type=Path)
     parser.add_argument("--suite", default="study")
     parser.add_argument("--profile", default=None)
     parser.add_argument("--against", nargs="+", default=["KD", "CE"])
+    parser.add_argument("--arms", nargs="+", default=None, help="compare only these arms (default: every arm)")
+    parser.add_argument("--precision", default="fp32", help="compare the runs trained at this precision (fp32, bf16)")
     parser.add_argument("--readout", default="last", help="last, or lastK (mean of the last K epochs)")
-    parser.add_argument("--metric", default=None, help="a runs.csv column (e.g. struct_center_mse) instead of top-1")
+    parser.add_argument(
+        "--metric",
+        nargs="+",
+        default=None,
+        help="runs.csv columns (e.g. struct_center_mse) instead of top-1; several make one family, corrected together",
+    )
     parser.add_argument("--out", type=Path, default=Path("reports/findings"))
     args = parser.parse_args()
-    sources: dict[str, int] = {}
-    values = arm_values(args.results, args.suite, args.readout, args.profile, args.metric, sources)
-    found = differences(values, [r for r in args.against if r in values])
-    measure = args.metric or "top-1"
-    text = table(values, found, measure)
-    if args.metric:
-        counts = ", ".join(f"{n} from {args.suite}/{name}" for name, n in sources.items()) or "none recorded"
-        text += f"\n\nValues of {args.metric}: {counts}"
-        if POSTHOC_CSV in sources:
-            text += " (recomputed from last-epoch weights by benchmarks/structure_posthoc.py)"
-        text += "."
+    metrics: list[str | None] = list(args.metric) if args.metric else [None]
+    sections = [metric_section(args, metric, None) for metric in metrics]
+    comparisons = sum(len(found) for _, found, _ in sections)
+    if len(metrics) > 1:  # one family: every interval corrected for all the metrics' comparisons
+        sections = [metric_section(args, metric, comparisons) for metric in metrics]
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"{args.suite}-{args.metric}" if args.metric else args.suite
+    texts = []
+    for metric, (text, found, _) in zip(metrics, sections, strict=True):
+        stem = f"{args.suite}-{metric}" if metric else args.suite
+        title = f"{args.suite}, {metric}" if metric else f"{args.suite}, read-out {args.readout}"
+        forest_plot(found, args.out / f"{stem}-forest.png", title, metric or "top-1", comparisons)
+        texts.append(f"### {metric}\n\n{text}" if len(metrics) > 1 else text)
+    stem = (
+        f"{args.suite}-{'-'.join(args.metric)}"
+        if len(metrics) > 1
+        else (f"{args.suite}-{metrics[0]}" if metrics[0] else args.suite)
+    )
+    text = "\n\n".join(texts)
     (args.out / f"{stem}-findings.md").write_text(text + "\n")
-    title = f"{args.suite}, {args.metric}" if args.metric else f"{args.suite}, read-out {args.readout}"
-    forest_plot(found, args.out / f"{stem}-forest.png", title, measure)
     print(text)
 
 

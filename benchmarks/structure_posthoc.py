@@ -17,12 +17,18 @@ whose recomputed top-1 differs from its recorded last_top1 by more than 0.05 poi
 the last epoch's weights) and gets no row; the script then exits 1. Runs already in the output are skipped, so an
 interrupted pass resumes.
 
+``--teachers`` writes instead ``RESULTS/S/teacher_structure.csv``: one row per distinct teacher (its checkpoint's
+sha256 or its run id) of those runs, with the teacher's own top-1 and the metrics defined for one network (NC1,
+distance ratio, ECE) on the same test pass, so that a student's compactness can be read against its teacher's (what
+CSKD's intra-class term, Eq. 6-7, asks the student to copy).
+
 ``--verify`` recomputes the runs that did record the metrics instead, writes nothing and prints, per metric, the
 largest absolute difference from the recorded values (exit 1 when one exceeds ``--tolerance`` relative to
 max(1, |recorded|), or when the recorded and recomputed values disagree on which are empty).
 
     python benchmarks/structure_posthoc.py RESULTS --suite study [--out FILE] [--device cpu]
     python benchmarks/structure_posthoc.py RESULTS --suite study --verify
+    python benchmarks/structure_posthoc.py RESULTS --suite study --teachers
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from cskd.data import ImageDataset
+from cskd.data import DeviceLoader, ImageDataset
 from cskd.engine.checkpoint import CheckpointError
 from cskd.engine.structure_eval import NetworkOutputs, evaluate_with_structure, forward_test_set
 from cskd.engine.trainer import (
@@ -58,9 +64,12 @@ from cskd.results import latest_rows, read_runs
 from cskd.run_status import RunStatuses
 from cskd.runs_schema import STRUCTURE_COLUMNS
 from cskd.store import ResultsStore
+from cskd.structure import structure_metrics
 
 #: largest accepted |recomputed - recorded| last-epoch top-1, in points (0.01 is one image in 10,000)
 TOP1_TOLERANCE = 0.05
+#: the file --teachers writes, which benchmarks/findings.py reads
+TEACHER_CSV = "teacher_structure.csv"
 OUTPUT_COLUMNS: tuple[str, ...] = ("run_id", "suite", "method", "seed", "test_top1", "last_top1", *STRUCTURE_COLUMNS)
 
 
@@ -146,6 +155,21 @@ class Recomputer:
 
     def recompute(self, found: FoundRun) -> dict[str, float]:
         """Test loss, top-1, top-5 and every structure metric of ``found``'s last-epoch weights."""
+        model, loader, options, teacher_outputs = self._test_pass(found)
+        return evaluate_with_structure(model, loader, lambda: autocast(options), teacher_outputs)
+
+    def teacher_structure(self, found: FoundRun) -> dict[str, float] | None:
+        """The structure metrics of ``found``'s teacher itself (NC1, distance ratio, ECE; its top-1), on the test pass
+        its students are evaluated on; None for a run without a teacher."""
+        _, _, _, outputs = self._test_pass(found)
+        if outputs is None:
+            return None
+        top1 = 100.0 * float((outputs.logits.argmax(dim=1) == outputs.labels).double().mean())
+        return {"test_top1": top1} | structure_metrics(outputs.embedding, outputs.logits, outputs.labels)
+
+    def _test_pass(self, found: FoundRun) -> tuple[nn.Module, DeviceLoader, EngineOptions, NetworkOutputs | None]:
+        """The run's student model (last-epoch weights), test loader and engine options, and its teacher's test
+        outputs (computed once per teacher and loader)."""
         spec: RunSpec = found.spec
         data = self.data(found)
         options = engine_options(found.row, self.device)
@@ -173,7 +197,7 @@ class Recomputer:
             if key not in self._teacher_outputs:
                 self._teacher_outputs[key] = forward_test_set(teacher, loader, lambda: autocast(options))
             teacher_outputs = self._teacher_outputs[key]
-        return evaluate_with_structure(model, loader, lambda: autocast(options), teacher_outputs)
+        return model, loader, options, teacher_outputs
 
 
 def output_row(found: FoundRun, metrics: dict[str, float]) -> dict[str, Any]:
@@ -267,6 +291,58 @@ def verify(recomputer: Recomputer, rows: list[dict[str, Any]], tolerance: float)
     return agree
 
 
+#: the columns of teacher_structure.csv: each teacher's own test-set metrics (those defined for one network)
+TEACHER_COLUMNS: tuple[str, ...] = (
+    "teacher",
+    "teacher_model",
+    "source",
+    "test_subset",
+    "test_top1",
+    "struct_nc1",
+    "struct_distance_ratio",
+    "struct_ece",
+)
+
+
+def teacher_source(found: FoundRun) -> str:
+    """Where the run's teacher comes from: its supplied checkpoint's sha256 or its teacher run's id."""
+    spec = found.spec
+    if spec.teacher_checkpoint is not None:
+        return f"sha256:{spec.teacher_checkpoint.sha256}"
+    return f"run:{spec.teacher_run}"
+
+
+def write_teachers(recomputer: Recomputer, rows: list[dict[str, Any]], out: Path) -> int:
+    """One row per distinct teacher (and test set) of ``rows``: the teacher's own NC1, distance ratio and ECE on
+    the test pass its students are evaluated on, so that a student's metric can be read against its teacher's.
+    Rewrites ``out``; returns the number of teachers."""
+    seen: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        found = recomputer.find(row["run_id"])
+        spec = found.spec
+        if spec.teacher_model is None:
+            continue
+        key = (teacher_source(found), spec.dataset, spec.test_subset)
+        if key in seen:
+            continue
+        metrics = recomputer.teacher_structure(found)
+        assert metrics is not None  # the run has a teacher model
+        seen[key] = {
+            "teacher": spec.teacher,
+            "teacher_model": spec.teacher_model.name,
+            "source": key[0],
+            "test_subset": "" if spec.test_subset is None else spec.test_subset,
+        } | {c: metrics[c] for c in TEACHER_COLUMNS[4:]}
+        print(
+            f"teacher {spec.teacher} ({key[0]}): top-1 {metrics['test_top1']:.2f}, nc1 "
+            f"{metrics['struct_nc1']:.4g}, distance ratio {metrics['struct_distance_ratio']:.4g}",
+            flush=True,
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(list(seen.values()), columns=list(TEACHER_COLUMNS)).to_csv(out, index=False)
+    return len(seen)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", type=Path, help="the results folder (holding SUITE/runs.csv)")
@@ -277,11 +353,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--verify", action="store_true", help="recompute the runs that recorded the metrics; compare")
     parser.add_argument("--tolerance", type=float, default=1e-4, help="--verify: relative to max(1, |recorded|)")
+    parser.add_argument(
+        "--teachers",
+        action="store_true",
+        help="write each teacher's own NC1, distance ratio and ECE to RESULTS/SUITE/teacher_structure.csv instead",
+    )
     args = parser.parse_args(argv)
     recomputer = Recomputer(args.results, args.data_dir, torch.device(args.device), args.suite_file)
     rows = student_rows(args.results, args.suite)
     if args.verify:
         return 0 if verify(recomputer, rows, args.tolerance) else 1
+    if args.teachers:
+        out = args.out or args.results / args.suite / TEACHER_CSV
+        print(f"{write_teachers(recomputer, rows, out)} teacher(s) written to {out}")
+        return 0
     refused = fill_missing(recomputer, rows, args.out or args.results / args.suite / "structure_posthoc.csv")
     if refused:
         print(f"error: {refused} run(s) refused (see REFUSED above); their rows were not written", file=sys.stderr)

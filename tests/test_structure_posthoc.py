@@ -130,3 +130,65 @@ def test_a_checkpoint_that_is_not_the_last_epochs_is_refused(trained, subset_dat
     assert out.count("] REFUSED ") == 2 and students.loc["KD", "run_id"] in out
     assert "does not hold the last epoch's weights" in out and "2 run(s) refused" in out
     assert not (old / "mini" / "structure_posthoc.csv").exists()
+
+
+def test_teachers_writes_the_teachers_own_metrics(trained, subset_data_dir, tmp_path):
+    suite, root, _ = trained
+    posthoc = script("structure_posthoc")
+    out_csv = tmp_path / "teachers.csv"
+    code, out = quiet(posthoc.main, args(suite, root, subset_data_dir, "--teachers", "--out", str(out_csv)))
+    assert code == 0, out
+    teachers = pd.read_csv(out_csv)
+    assert list(teachers.columns) == list(posthoc.TEACHER_COLUMNS) and len(teachers) == 1  # CE has no teacher
+    row = teachers.iloc[0]
+    runs = read_runs(root / "mini" / "runs.csv")
+    teacher_run = runs[runs["kind"] == "teacher"].iloc[-1]
+    assert row["source"] == f"run:{teacher_run['run_id']}" and row["teacher_model"] == "cifar_resnet18_w0_25"
+    # the same weights and test images as training's evaluation: the teacher's recorded last-epoch top-1
+    assert row["test_top1"] == pytest.approx(teacher_run["last_top1"], abs=1e-9)
+    assert row["struct_nc1"] > 0 and row["struct_distance_ratio"] > 0 and 0 <= row["struct_ece"] <= 100
+
+
+def paired_copy(root: Path, target: Path, differences: list[float]) -> Path:
+    """``root``'s results with CE and KD students on seeds 0..n-1 whose struct_nc1 and struct_ece differ, KD - CE,
+    by ``differences`` (CE: 10 + seed)."""
+    shutil.copytree(root / "mini", target / "mini")
+    runs = pd.read_csv(target / "mini" / "runs.csv", dtype=str, keep_default_na=False)
+    ce, kd = (runs[(runs["kind"] == "student") & (runs["method"] == m)].iloc[-1] for m in ("CE", "KD"))
+    rows = [runs[runs["kind"] == "teacher"]]
+    for seed, difference in enumerate(differences):
+        for template, value in ((ce, 10.0 + seed), (kd, 10.0 + seed + difference)):
+            row = template.copy()
+            row["run_id"], row["seed"] = f"{template['run_id'][:12]}{seed:04d}", str(seed)
+            row["struct_nc1"] = row["struct_ece"] = repr(value)
+            rows.append(row.to_frame().T)
+    pd.concat(rows).to_csv(target / "mini" / "runs.csv", index=False)
+    return target
+
+
+def test_findings_corrects_a_family_of_metrics_together(trained, tmp_path, monkeypatch):
+    """d = (1, 2, 3): mean 2, sd 1, n 3. One comparison: t_{0.975,2}/sqrt(3) = 2.484; two metrics of one comparison
+    each are a family of M = 2: t_{1-0.025/2,2}/sqrt(3) = 3.583 (tabulated t quantiles 4.303 and 6.205)."""
+    _, root, _ = trained
+    results = paired_copy(root, tmp_path / "paired", [1.0, 2.0, 3.0])
+    findings = script("findings")
+
+    def run(*metrics: str) -> str:
+        argv = ["findings.py", str(results), "--suite", "mini", "--against", "CE", "--out", str(tmp_path / "out")]
+        monkeypatch.setattr(sys, "argv", [*argv, "--metric", *metrics])
+        with redirect_stdout(io.StringIO()) as out:
+            findings.main()
+        return out.getvalue()
+
+    alone = run("struct_nc1")
+    assert "| KD | 3 | 13 ± 2 | +2 ±2.5; ±2.5 |" in alone and "over all 1 comparisons of the table" in alone
+    family = run("struct_nc1", "struct_ece")
+    assert family.count("+2 ±2.5; ±3.6 |") == 2 and "over all 2 comparisons of every table" in family
+    assert (tmp_path / "out" / "mini-struct_nc1-struct_ece-findings.md").is_file()
+    assert (tmp_path / "out" / "mini-struct_ece-forest.png").is_file()
+    # the teacher's own value is shown where teacher_structure.csv has the metric
+    (results / "mini" / "teacher_structure.csv").write_text(
+        "teacher,teacher_model,source,test_subset,test_top1,struct_nc1,struct_distance_ratio,struct_ece\n"
+        "T,cifar_resnet18_w0_25,run:x,100,50.0,0.75,0.5,3.0\n"
+    )
+    assert "The teacher's own value on the same test pass: T (cifar_resnet18_w0_25): 0.75." in run("struct_nc1")
