@@ -11,7 +11,7 @@ from test_report import S18, S34, FixtureSuite, T, fixture_rows, write_runs
 
 from cskd.report.check import check
 from cskd.report.render import render_report, report_table
-from cskd.report.structure import structure_figure, structure_section
+from cskd.report.structure import reference_columns, structure_figure, structure_section
 from cskd.report.structure_check import STRUCTURE_TOLERANCES
 from cskd.results import FIRST_RUN_COLUMNS
 from cskd.runs_schema import STRUCTURE_COLUMNS
@@ -58,11 +58,20 @@ def test_cells_hold_mean_and_std_over_seeds_and_differences_to_kd_and_ce(tmp_pat
     assert nc1[(S34, "KD − CE")].differences == pytest.approx((-0.6, -0.4))
 
 
+def test_a_second_kd_form_is_compared_not_a_reference():
+    columns = ["CE", "KD", "KD (Hinton)", "CSKD"]
+    roles = {"CE": "ce", "KD": "kd", "KD (Hinton)": "kd", "CSKD": "both"}
+    assert reference_columns(columns, roles) == ["KD", "CE"]
+    assert reference_columns(["KD (Hinton)", "KD", "FitNet"], {"KD (Hinton)": "kd", "KD": "kd"}) == ["KD (Hinton)"]
+    assert reference_columns(["FitNet", "CSKD"], {"CSKD": "both"}) == []
+
+
 def test_the_report_shows_the_section_and_the_figure(tmp_path: Path):
     runs = write_runs(tmp_path / "runs.csv", with_structure(fixture_rows()))
     written = render_report(FixtureSuite(), runs, tmp_path / "reports")
     text = (tmp_path / "reports" / "fixture.md").read_text()
     assert "## Category structure of the test set" in text and "CSKD − KD" in text
+    assert "per-comparison 95% interval" in text  # the section says its intervals are not corrected
     assert "1.05 ± 0.0707 (n=2)" in text
     assert tmp_path / "reports" / "figures" / "fixture-structure.png" in written
     figure = structure_figure(report_table(FixtureSuite(), runs))

@@ -49,6 +49,13 @@ def _stats_text(stats: Stats) -> str:
     return f"{stats.mean:.4g}{spread} (n={stats.n})"
 
 
+def reference_columns(method_columns: list[str], roles: dict[str, str]) -> list[str]:
+    """The columns every method is compared with: the first column of each reference role, in the suite's order
+    (a suite with two KD forms compares with the first, its KD; the second is one of the compared methods)."""
+    firsts = (next((c for c in method_columns if roles.get(c) == role), None) for role in REFERENCE_ROLES)
+    return [column for column in firsts if column is not None]
+
+
 def structure_section(table: ReportTable) -> StructureSection:
     """The statistics of every structure metric of the table's cells and the paired differences to KD and CE."""
     results = table.results
@@ -59,7 +66,7 @@ def structure_section(table: ReportTable) -> StructureSection:
         for column in columns
         for metric in STRUCTURE_COLUMNS
     }
-    references = [c for role in REFERENCE_ROLES for c in table.method_columns if table.roles.get(c) == role]
+    references = reference_columns(table.method_columns, table.roles)
     pairs = [row for row in table.rows if row.teacher and row.student]
     comparisons: dict[str, list[PairedDifference]] = {}
     for metric in STRUCTURE_COLUMNS:
@@ -117,6 +124,13 @@ def structure_markdown(table: ReportTable) -> list[str]:
         text += [f"### {STRUCTURE_TITLES[metric]}: paired differences to KD and CE over seeds", ""]
         header = ["teacher / student", "A − B", "paired seeds", "mean", "std", "95% CI", "verdict"]
         text += [*_markdown_table(header, rows), "", in_words(differences), ""]
+    text += [
+        "Each interval above is a per-comparison 95% interval: over the many comparisons of this section (every "
+        "method against KD and CE, for every metric), about one in twenty whose true difference is 0 is expected "
+        "to exclude 0 by chance. Read a single 'beyond seed noise' here as a lead, not a finding; "
+        "benchmarks/findings.py --metric gives intervals corrected for a family of comparisons.",
+        "",
+    ]
     return text
 
 
