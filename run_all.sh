@@ -2,7 +2,7 @@
 # The main job: train every suite of the paper, then render the reports.
 #   ./run_all.sh            the paper's full setting (GPU strongly advised: hundreds of 200-epoch runs)
 #   ./run_all.sh --quick    the CPU-scale experiment (benchmarks/quick.yaml: Table 1's methods and Table 4's ablation
-#                           on one pair, 3 seeds, a shipped teacher; 27 minutes measured on 2 CPU cores)
+#                           on one pair, 3 seeds, a shipped teacher; 24 minutes measured on 2 CPU cores)
 #   ./run_all.sh [--quick] [cskd run options...]
 #                           every further option goes to each `cskd run` (e.g. --executor local --gpus 4, --amp,
 #                           --seeds 0 1, --results-dir DIR, --data-dir DIR; `cskd run --help` lists them);
