@@ -1,5 +1,6 @@
 """./run_all.sh passes its options on: every `cskd run` gets them, every `cskd report` the results folder and
-profile. `cskd` is replaced by a stub that records its arguments (in a prepared environment: nothing is installed)."""
+profile (the quick report also the committed reference, to state its rerun spread). `cskd` is replaced by a stub
+that records its arguments (in a prepared environment: nothing is installed)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+RERUN = f"--rerun {REPO / 'reference' / 'results'}"
 STUB = """#!/usr/bin/env bash
 echo "cskd $*" >> "$CSKD_STUB_LOG"
 """
@@ -30,7 +32,7 @@ def test_quick_forwards_the_run_options_and_gives_the_reports_the_results_folder
     options = ["--executor", "local", "--gpus", "2", "--amp", "--seeds", "0", "1", "--results-dir", "/r"]
     code, calls = run_all(tmp_path, "--quick", *options)
     assert code == 0
-    assert calls == [f"cskd run quick {' '.join(options)}", "cskd report quick --results-dir /r"]
+    assert calls == [f"cskd run quick {' '.join(options)}", f"cskd report quick --results-dir /r {RERUN}"]
 
 
 def test_the_paper_setting_forwards_them_to_every_suite(tmp_path):
@@ -48,4 +50,4 @@ def test_the_paper_setting_forwards_them_to_every_suite(tmp_path):
 
 
 def test_no_options_runs_each_suite_as_before(tmp_path):
-    assert run_all(tmp_path, "--quick")[1] == ["cskd run quick", "cskd report quick"]
+    assert run_all(tmp_path, "--quick")[1] == ["cskd run quick", f"cskd report quick {RERUN}"]

@@ -16,6 +16,8 @@ from cskd.locations import SuitePaths
 from cskd.report.errors import ReportInputError
 
 if TYPE_CHECKING:  # pandas and matplotlib are imported when a command runs, not to answer --help
+    import pandas as pd
+
     from cskd.report.suites import SuiteLike
 
 #: which epoch's accuracy a table shows (cskd.report.cells.EPOCH_RULES, named here so --help imports no pandas)
@@ -34,6 +36,9 @@ failed shows "failed". Then the gain over the suite's baseline (CE by default), 
 the difference (reproduced − paper), and the paired differences over seeds the suite's `report: paired` names, with
 95% Student-t intervals and which of them are distinguishable from seed noise. The caption (one sentence) and its
 notes say which accuracy (best or last epoch), profile, recipe, data (name, source, sha256) and seeds the numbers are.
+
+--rerun RESULTS names another training of the same runs (the same run ids: the committed reference, or a rerun on
+another machine); the report then states the measured noise floor: how far the same runs and cell means moved.
 
 A report of a profile other than "full" is written as reports/<suite>-<profile>.*, one of last-epoch accuracy as
 reports/<suite>[-<profile>]-last.*, so no report overwrites another.
@@ -96,6 +101,14 @@ def add_report_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
     parser.add_argument("suite", metavar="SUITE", help="suite name (benchmarks/<SUITE>.yaml) or path to a suite YAML")
     add_results_argument(parser)
     parser.add_argument("--reports-dir", type=Path, default=None, help="where reports are written (default: ./reports)")
+    parser.add_argument(
+        "--rerun",
+        metavar="RESULTS",
+        type=Path,
+        default=None,
+        help="another training of the same runs (a runs.csv, a results/<suite> folder, or a results folder holding "
+        "<suite>/runs.csv): the report adds how far the same run ids moved, its measured noise floor",
+    )
     _add_common(parser)
     from cskd.cli.arguments import add_set_argument
 
@@ -177,12 +190,28 @@ def run_report(args: argparse.Namespace) -> int:
             metric=args.metric,
             profile=args.profile,
             epochs_dir=suite_paths.epochs_dir,
+            rerun=_rerun(args.rerun, suite.name),
         )
     except ReportInputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print("\n".join(str(path) for path in paths))
     return EXIT_OK
+
+
+def _rerun(path: Path | None, suite: str) -> tuple[pd.DataFrame, str] | None:
+    """The rows of ``--rerun`` and how the report names them; a path holding no runs.csv is refused."""
+    from cskd.report.cells import read_runs_csv
+
+    if path is None:
+        return None
+    for candidate in (path, path / "runs.csv", path / suite / "runs.csv"):
+        if candidate.is_file():
+            return read_runs_csv(candidate), f"`{candidate}`"
+    raise ReportInputError(
+        f"--rerun {path}: no runs.csv there, nor {path / 'runs.csv'} or {path / suite / 'runs.csv'}; give another "
+        "training of this suite's runs (a runs.csv or the results folder holding it)"
+    )
 
 
 def run_check(args: argparse.Namespace) -> int:

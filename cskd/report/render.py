@@ -19,6 +19,7 @@ from cskd.report.latex import render_latex
 from cskd.report.longform import long_form, paired_form
 from cskd.report.markdown import render_markdown, title
 from cskd.report.plots import ablation_columns, paper_diff_rows, plot_ablation, plot_curves, plot_paper_diff
+from cskd.report.rerun import rerun_markdown
 from cskd.report.structure import plot_structure, structure_markdown
 from cskd.report.suites import SuiteLike, suite_runs, view_suite
 from cskd.report.tables import ReportTable, build_table
@@ -57,13 +58,15 @@ def render_report(
     metric: str = "best",
     profile: str | None = None,
     epochs_dir: Path | None = None,
+    rerun: tuple[pd.DataFrame, str] | None = None,
 ) -> list[Path]:
     """Write a suite's report and return the written paths (.md, .tex, .csv, the paired comparisons' -paired.csv
     when there are some, figures, then reports/README.md).
 
     ``runs``: rows of runs.csv; ``metric``: accuracy at the ``best`` or the ``last`` epoch; ``profile``: the profile
     to report (default: the only one present); ``epochs_dir``: ``results/<suite>/epochs`` for the per-epoch curves
-    (no curves when None).
+    (no curves when None); ``rerun``: the rows of another training of the same runs and where they come from, for
+    the section on the rerun spread (:mod:`cskd.report.rerun`; none when None).
     """
     table = report_table(suite, runs, metric=metric, profile=profile)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -73,7 +76,10 @@ def render_report(
     cells = out_dir / f"{table.stem}.csv"
     pngs = [p for p in figures if p.suffix == ".png"]
     structure = structure_markdown(table)  # the structure section follows the report's text (docs/structure.md)
-    write_text_atomic(markdown, "\n".join([render_markdown(table, pngs, out_dir), *structure]))  # whole files or none
+    spread = [] if rerun is None else rerun_markdown(table, *rerun)
+    write_text_atomic(
+        markdown, "\n".join([render_markdown(table, pngs, out_dir), *spread, *structure])
+    )  # whole or none
     write_text_atomic(latex, render_latex(table, title(table)))
     write_text_atomic(cells, long_form(table).to_csv(index=False))
     written = [markdown, latex, cells]
