@@ -92,7 +92,8 @@ def arm_values(
     precision: str = "fp32",
 ) -> dict[str, dict[int, float]]:
     """method label -> seed -> read-out (or the row's ``metric`` column where it is recorded, else the run's value in
-    ``structure_posthoc.csv``), over the ok student rows (the latest row of each run) trained at ``precision`` (rows
+    ``structure_posthoc.csv``), over the ok student rows (the latest row of each run) of ``profile`` (None: the
+    suite's own runs, profile ``full``) trained at ``precision`` (rows
     from before the column: fp32), so that a bf16 run never stands in for its fp32 twin of the same method and seed.
     ``sources``, when given, counts the values taken from each file."""
     sources = {} if sources is None else sources
@@ -100,9 +101,22 @@ def arm_values(
     rows = read_runs(results / suite / "runs.csv")
     rows = rows.drop_duplicates("run_id", keep="last")
     rows = rows[(rows["kind"] == "student") & (rows["status"] == "ok")]
-    if profile is not None:
-        rows = rows[rows["profile"] == profile]
+    profiles = sorted(set(rows["profile"]))
+    rows = rows[rows["profile"] == (profile or "full")]  # one profile: another's runs of a method are another arm
+    if rows.empty:
+        raise SystemExit(
+            f"error: {results / suite / 'runs.csv'} holds no ok student run of profile {profile or 'full'}; "
+            f"its profiles: {', '.join(profiles) or 'none'} (--profile NAME)"
+        )
     rows = rows[rows["precision"].replace("", "fp32") == precision]
+    twins = rows[rows.duplicated(["method", "seed"], keep=False)]
+    if not twins.empty:  # e.g. runs of one arm made with --set overrides: which is the arm's is not ours to pick
+        first = twins.iloc[0]
+        ids = ", ".join(twins[(twins["method"] == first["method"]) & (twins["seed"] == first["seed"])]["run_id"])
+        raise SystemExit(
+            f"error: {results / suite / 'runs.csv'} holds several {profile or 'full'} runs of {first['method']} "
+            f"seed {int(first['seed'])} ({ids}): keep one per arm and seed (another results folder for the others)"
+        )
     values: dict[str, dict[int, float]] = {}
     for _, row in rows.iterrows():
         if metric is not None:
@@ -247,7 +261,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", type=Path)
     parser.add_argument("--suite", default="study")
-    parser.add_argument("--profile", default=None)
+    parser.add_argument("--profile", default=None, help="compare the runs of this profile (default: full)")
     parser.add_argument("--against", nargs="+", default=["KD", "CE"])
     parser.add_argument("--arms", nargs="+", default=None, help="compare only these arms (default: every arm)")
     parser.add_argument("--precision", default="fp32", help="compare the runs trained at this precision (fp32, bf16)")

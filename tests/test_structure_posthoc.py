@@ -192,3 +192,24 @@ def test_findings_corrects_a_family_of_metrics_together(trained, tmp_path, monke
         "T,cifar_resnet18_w0_25,run:x,100,50.0,0.75,0.5,3.0\n"
     )
     assert "The teacher's own value on the same test pass: T (cifar_resnet18_w0_25): 0.75." in run("struct_nc1")
+
+
+def test_findings_compares_one_profile_and_refuses_two_runs_of_one_arm_and_seed(trained, tmp_path):
+    _, root, _ = trained
+    results = paired_copy(root, tmp_path / "paired", [1.0, 2.0, 3.0])
+    runs = pd.read_csv(results / "mini" / "runs.csv", dtype=str, keep_default_na=False)
+    kd0 = runs[(runs["method"] == "KD") & (runs["seed"] == "0")].iloc[0].copy()
+    other = kd0.copy()
+    other["run_id"], other["profile"], other["struct_nc1"] = "otherprofile0001", "code_schedule", "99.0"
+    pd.concat([runs, other.to_frame().T]).to_csv(results / "mini" / "runs.csv", index=False)
+    findings = script("findings")
+    # the default profile (full) leaves another profile's KD out; --profile takes only it
+    assert findings.arm_values(results, "mini", "last", None, "struct_nc1")["KD"][0] == pytest.approx(11.0)
+    assert findings.arm_values(results, "mini", "last", "code_schedule", "struct_nc1") == {"KD": {0: 99.0}}
+    with pytest.raises(SystemExit, match="no ok student run of profile n5000; its profiles: code_schedule, full"):
+        findings.arm_values(results, "mini", "last", "n5000", "struct_nc1")
+    twin = kd0.copy()
+    twin["run_id"], twin["struct_nc1"] = "samearmseed00001", "50.0"
+    pd.concat([runs, twin.to_frame().T]).to_csv(results / "mini" / "runs.csv", index=False)
+    with pytest.raises(SystemExit, match=r"several full runs of KD seed 0 \(.*samearmseed00001\)"):
+        findings.arm_values(results, "mini", "last", None, "struct_nc1")
