@@ -14,7 +14,7 @@ suites=(table1 table2 table3 table4)
 rerun_options=()
 case "${1:-}" in
     # the quick report states how far this run moved from the committed one (the same run ids): its noise floor
-    --quick) suites=(quick); rerun_options=(--rerun "$CSKD_ROOT/reference/results"); shift ;;
+    --quick) suites=(quick); rerun_options=(--rerun reference/results); shift ;;
     -h|--help) sed -n '2,10p' "$0" | cut -c3-; exit 0 ;;
 esac
 run_options=("$@")

@@ -235,26 +235,27 @@ def teacher_values(results: Path, suite: str, metric: str) -> list[str]:
 
 
 def metric_section(
-    args: argparse.Namespace, metric: str | None, comparisons: int | None
-) -> tuple[str, list[Difference], dict[str, dict[int, float]]]:
-    """The table (and notes) of one metric (None: the top-1 read-out), ``args.arms`` against ``args.against``."""
+    args: argparse.Namespace, metric: str | None
+) -> tuple[dict[str, dict[int, float]], list[Difference], str]:
+    """One metric's (None: the top-1 read-out) values and differences, ``args.arms`` against ``args.against``, and
+    the notes under its table."""
     sources: dict[str, int] = {}
     values = arm_values(args.results, args.suite, args.readout, args.profile, metric, sources, args.precision)
     if args.arms:
         keep = set(args.arms) | set(args.against)
         values = {arm: by_seed for arm, by_seed in values.items() if arm in keep}
     found = differences(values, [r for r in args.against if r in values])
-    text = table(values, found, metric or "top-1", comparisons)
+    notes = ""
     if metric:
         counts = ", ".join(f"{n} from {args.suite}/{name}" for name, n in sources.items()) or "none recorded"
-        text += f"\n\nValues of {metric}: {counts}"
+        notes = f"\n\nValues of {metric}: {counts}"
         if POSTHOC_CSV in sources:
-            text += " (recomputed from last-epoch weights by benchmarks/structure_posthoc.py)"
-        text += "."
+            notes += " (recomputed from last-epoch weights by benchmarks/structure_posthoc.py)"
+        notes += "."
         teachers = teacher_values(args.results, args.suite, metric)
         if teachers:
-            text += f" The teacher's own value on the same test pass: {'; '.join(teachers)}."
-    return text, found, values
+            notes += f" The teacher's own value on the same test pass: {'; '.join(teachers)}."
+    return values, found, notes
 
 
 def main() -> None:
@@ -275,22 +276,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("reports/findings"))
     args = parser.parse_args()
     metrics: list[str | None] = list(args.metric) if args.metric else [None]
-    sections = [metric_section(args, metric, None) for metric in metrics]
-    comparisons = sum(len(found) for _, found, _ in sections)
-    if len(metrics) > 1:  # one family: every interval corrected for all the metrics' comparisons
-        sections = [metric_section(args, metric, comparisons) for metric in metrics]
+    sections = [metric_section(args, metric) for metric in metrics]
+    comparisons = sum(len(found) for _, found, _ in sections)  # several metrics: one family, corrected together
     args.out.mkdir(parents=True, exist_ok=True)
     texts = []
-    for metric, (text, found, _) in zip(metrics, sections, strict=True):
+    for metric, (values, found, notes) in zip(metrics, sections, strict=True):
         stem = f"{args.suite}-{metric}" if metric else args.suite
         title = f"{args.suite}, {metric}" if metric else f"{args.suite}, read-out {args.readout}"
         forest_plot(found, args.out / f"{stem}-forest.png", title, metric or "top-1", comparisons)
+        text = table(values, found, metric or "top-1", comparisons) + notes
         texts.append(f"### {metric}\n\n{text}" if len(metrics) > 1 else text)
-    stem = (
-        f"{args.suite}-{'-'.join(args.metric)}"
-        if len(metrics) > 1
-        else (f"{args.suite}-{metrics[0]}" if metrics[0] else args.suite)
-    )
+    stem = "-".join([args.suite, *(args.metric or [])])
     text = "\n\n".join(texts)
     (args.out / f"{stem}-findings.md").write_text(text + "\n")
     print(text)

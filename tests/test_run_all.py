@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-RERUN = f"--rerun {REPO / 'reference' / 'results'}"
+RERUN = "--rerun reference/results"  # relative: run_all.sh works from the repository root
 STUB = """#!/usr/bin/env bash
 echo "cskd $*" >> "$CSKD_STUB_LOG"
 """

@@ -202,12 +202,15 @@ def run_report(args: argparse.Namespace) -> int:
 def _rerun(path: Path | None, suite: str) -> tuple[pd.DataFrame, str] | None:
     """The rows of ``--rerun`` and how the report names them; a path holding no runs.csv is refused."""
     from cskd.report.cells import read_runs_csv
+    from cskd.report.redact import without_paths
 
     if path is None:
         return None
-    for candidate in (path, path / "runs.csv", path / suite / "runs.csv"):
+    for candidate in (_runs_file(path), path / suite / "runs.csv"):
         if candidate.is_file():
-            return read_runs_csv(candidate), f"`{candidate}`"
+            shown = candidate.resolve()
+            shown = shown.relative_to(Path.cwd()) if shown.is_relative_to(Path.cwd()) else without_paths(str(shown))
+            return read_runs_csv(candidate), f"`{shown}`"  # no absolute path of the machine in a report
     raise ReportInputError(
         f"--rerun {path}: no runs.csv there, nor {path / 'runs.csv'} or {path / suite / 'runs.csv'}; give another "
         "training of this suite's runs (a runs.csv or the results folder holding it)"

@@ -77,9 +77,8 @@ def render_report(
     pngs = [p for p in figures if p.suffix == ".png"]
     structure = structure_markdown(table)  # the structure section follows the report's text (docs/structure.md)
     spread = [] if rerun is None else rerun_markdown(table, *rerun)
-    write_text_atomic(
-        markdown, "\n".join([render_markdown(table, pngs, out_dir), *spread, *structure])
-    )  # whole or none
+    text = "\n".join([render_markdown(table, pngs, out_dir), *spread, *structure])
+    write_text_atomic(markdown, text)  # whole files or none
     write_text_atomic(latex, render_latex(table, title(table)))
     write_text_atomic(cells, long_form(table).to_csv(index=False))
     written = [markdown, latex, cells]
